@@ -1,0 +1,64 @@
+#pragma once
+// Pluggable solvers for (M + damping*I) X = B, M symmetric positive definite.
+//
+//   tkfac::cosim::SolverOptions opt;
+//   opt.backend = "spice";                       // or "cholesky", "cg"
+//   auto solver = tkfac::cosim::LinearSolver::create(opt);
+//   tkfac::cosim::Solution s = solver->solve(M, B);
+//   std::cout << s.report.wall_seconds << " s, " << s.report.analog_seconds << " s analog\n";
+//
+// Every backend takes the same inputs and returns the same Solution; tests compare each backend
+// with `cholesky`.
+#include <Eigen/Dense>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tkfac/netlist_gen/encoding.hpp"
+
+namespace tkfac::cosim {
+
+struct SolverOptions {
+  std::string backend = "cholesky";  // cholesky | cg | spice
+  // cg
+  double cg_tolerance = 1e-12;   // relative residual ||M x - b|| / ||b||
+  int cg_max_iterations = 0;     // 0: 10 * n
+  // spice
+  netlist_gen::NetlistOptions netlist;
+
+  void validate() const;  // throws InputError naming the option
+};
+
+struct SolveReport {
+  std::string backend;
+  std::string method;            // how several right-hand sides were handled, etc.
+  double wall_seconds = 0.0;
+  double analog_seconds = 0.0;   // simulated circuit time summed over runs (0 for digital)
+  double predicted_tau = 0.0;    // R C / alpha_min (0 for digital)
+  int iterations = 0;            // cg iterations (max over columns) or circuit runs
+  bool converged = true;         // cg: tolerance reached within the cap
+};
+
+struct Solution {
+  Eigen::MatrixXd x;
+  SolveReport report;
+};
+
+class LinearSolver {
+ public:
+  virtual ~LinearSolver() = default;
+  virtual std::string_view name() const = 0;
+  // Solves (m + damping*I) X = b column by column. Throws InputError if m is not square,
+  // finite, symmetric and positive definite (after damping) or if b has the wrong row count.
+  virtual Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
+                         double damping = 0.0) = 0;
+  // (m + damping*I)^-1. Default: solve with the identity.
+  virtual Solution inverse(const Eigen::MatrixXd& m, double damping = 0.0);
+
+  // Throws InputError for an unknown backend name (listing the known ones).
+  static std::unique_ptr<LinearSolver> create(const SolverOptions& options);
+  static std::vector<std::string> backends();
+};
+
+}  // namespace tkfac::cosim

@@ -1,0 +1,63 @@
+#pragma once
+// One ngspice instance (the shared library, in-process), behind a small C++ class.
+//
+//   tkfac::cosim::Session session;                 // at most one live Session per process
+//   session.load(tkfac::netlist_gen::to_spice(nl));
+//   auto r = session.run({.nodes = {"x0", "x1"}});   // streams accepted points, then cleans up
+//   double v0 = r.final_values[0];
+//
+// ngspice reports most errors as text, not return codes: every `stderr` line of a call is
+// collected and turned into a SimulationError carrying ngspice's own words.
+#include <Eigen/Dense>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tkfac::cosim {
+
+struct RunOptions {
+  // Node voltages to record, by node name (as in the netlist, e.g. "x0").
+  std::vector<std::string> nodes;
+  // Time-weighted mean of each node over [window_start, end of run] (accepted points are not
+  // evenly spaced, so each interval is weighted by its length; trapezoidal rule).
+  double window_start = 0.0;
+  // Called at every accepted time point with the recorded node voltages, in `nodes` order.
+  std::function<void(double time, const Eigen::VectorXd& values)> observer;
+};
+
+struct RunResult {
+  Eigen::VectorXd final_values;  // at the last accepted point
+  Eigen::VectorXd window_mean;   // see RunOptions::window_start
+  double final_time = 0.0;       // simulated analog seconds
+  long accepted_points = 0;
+  double wall_seconds = 0.0;
+};
+
+class Session {
+ public:
+  // Throws SimulationError if another Session is alive in this process (ngspice keeps global
+  // state; two instances crash) or if the library cannot be initialized.
+  Session();
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Loads a circuit from text (title first, ends with .end). Any previous circuit is removed.
+  void load(const std::string& netlist_text);
+  // Sets the DC value of an independent source of the loaded circuit (`alter <element> dc=...`).
+  void alter_dc(const std::string& element, double value);
+  // Runs the transient analysis of the loaded circuit and streams its accepted points.
+  RunResult run(const RunOptions& options);
+  // Removes the loaded circuit and its plots (remcirc, destroy all).
+  void remove_circuit();
+
+  // Everything ngspice printed since construction (stdout and stderr lines), for diagnostics.
+  const std::vector<std::string>& log() const;
+
+  struct Impl;
+
+ private:
+  Impl* impl_;
+};
+
+}  // namespace tkfac::cosim

@@ -1,0 +1,1 @@
+#include "tkfac/cosim/session.hpp"

@@ -1,0 +1,1 @@
+// placeholder: the kfac library is filled by issue 4

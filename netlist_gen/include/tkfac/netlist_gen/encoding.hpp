@@ -1,0 +1,65 @@
+#pragma once
+// Building a netlist that solves (M + damping*I) x = b by relaxation (DESIGN.md section 3).
+//
+//   tkfac::netlist_gen::NetlistOptions opt;
+//   opt.encoding = tkfac::netlist_gen::Encoding::integrator;
+//   opt.validate();
+//   auto nl = tkfac::netlist_gen::make_netlist(M, b, opt);
+//
+// Both encodings realize C dV/dt = -g0 (M_hat V - b_hat): same equilibrium, same tau.
+#include <Eigen/Dense>
+#include <string>
+#include <string_view>
+
+#include "tkfac/netlist_gen/netlist.hpp"
+
+namespace tkfac::netlist_gen {
+
+enum class Encoding { behavioral, integrator };
+
+// Throws InputError naming `option` and the accepted values.
+Encoding parse_encoding(std::string_view text, std::string_view option = "--encoding");
+std::string_view to_string(Encoding encoding);
+
+enum class Scaling {
+  max_entry,  // s_M = max |m_ij| (largest conductance g0), s_b = max |b_i| / input_full_scale
+  none,       // s_M = s_b = 1
+};
+Scaling parse_scaling(std::string_view text, std::string_view option = "--scaling");
+std::string_view to_string(Scaling scaling);
+
+struct NetlistOptions {
+  Encoding encoding = Encoding::behavioral;
+  double resistance = 1e3;         // R, ohms; g0 = 1/R is the conductance of a unit entry
+  double capacitance = 1e-9;       // C, farads
+  double opamp_gain = 1e6;         // open-loop gain of the ideal (VCVS) op-amps, integrator only
+  Scaling scaling = Scaling::max_entry;
+  double input_full_scale = 1.0;   // volts (or g0 * volts): the largest |b_hat|
+  double damping = 0.0;            // lambda, added to the diagonal of M
+  double sim_time = 0.0;           // seconds of analog time; 0: tau * ln(1/target_rel_error) + margin
+  double target_rel_error = 1e-6;  // used when sim_time == 0
+  // Reserved for noise (a later issue): variance per unit of the unknowns; 0 is noiseless.
+  double noise_variance = 0.0;
+
+  // Throws InputError naming the field and what was expected.
+  void validate() const;
+};
+
+// Checks that `m` is a usable matrix: square, finite, symmetric to 1e-12 relative, and positive
+// definite once `damping` is added. Throws InputError whose message starts with `name`.
+void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& name);
+
+// `b` may be empty (no right-hand side: inputs at zero). Validates M and b.
+Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
+                     const NetlistOptions& options);
+
+// New DC values of the input sources for another right-hand side on the same circuit, and the
+// unknown scales that go with them (x[i] = scale[i] * V(node_i)). For a session's `alter`.
+struct InputValues {
+  std::vector<std::pair<std::string, double>> sources;  // element name, DC value
+  Eigen::VectorXd unknown_scales;
+};
+InputValues input_values(const Netlist& netlist, const Eigen::VectorXd& b,
+                         const NetlistOptions& options);
+
+}  // namespace tkfac::netlist_gen

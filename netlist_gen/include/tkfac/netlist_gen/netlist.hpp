@@ -1,0 +1,73 @@
+#pragma once
+// A SPICE netlist as a value: what it encodes, its elements, and how to read the answer back.
+//
+//   auto nl = tkfac::netlist_gen::make_netlist(M, b, {.encoding = Encoding::integrator});
+//   std::string text = tkfac::netlist_gen::to_spice(nl);   // `ngspice -b` runs it as is
+//   // at equilibrium x[u.index] = u.scale * V(u.node) for every u in nl.unknowns
+//
+// Rendering is byte-for-byte deterministic: the same inputs give the same text.
+#include <string>
+#include <vector>
+
+namespace tkfac::netlist_gen {
+
+// One line `* tkfac-unknown <index> <node> <scale>` per unknown: x[index] = scale * V(node).
+struct Unknown {
+  int index = 0;
+  std::string node;
+  double scale = 1.0;
+};
+
+// Where the right-hand side enters: the independent source of unknown `index` has the DC value
+// `gain * b_hat[index]`, with b_hat = b / rhs_scale. Lets a session change b with `alter`
+// instead of re-parsing the circuit.
+struct InputSource {
+  int index = 0;
+  std::string element;  // e.g. "I_b_3" or "V_dac_3"
+  double gain = 1.0;
+};
+
+struct ComponentCounts {
+  int resistors = 0;
+  int capacitors = 0;
+  int amplifiers = 0;      // op-amps (VCVS) of the integrator encoding
+  int controlled_sources = 0;  // VCCS of the behavioral encoding
+  int sources = 0;         // independent V/I sources (inputs, noise)
+};
+
+// What the circuit encodes, for the header and for reports.
+struct MatrixSummary {
+  int size = 0;
+  double damping = 0.0;
+  double condition_number = 0.0;  // of M + damping*I
+  double alpha_min = 0.0;         // smallest eigenvalue of the unitless M_hat
+  double alpha_max = 0.0;
+  double matrix_scale = 1.0;      // s_M: M_hat = (M + damping*I) / s_M
+  double rhs_scale = 1.0;         // s_b: b_hat = b / s_b
+  double resistance = 1e3;        // R, ohms (g0 = 1/R)
+  double capacitance = 1e-9;      // C, farads
+  double predicted_tau = 0.0;     // R C / alpha_min, seconds
+  double sim_time = 0.0;          // analog time the transient simulates, seconds
+};
+
+struct Netlist {
+  std::string title;                   // first line of the file
+  std::string encoding;                // "behavioral", "integrator"
+  std::vector<std::string> header;     // comment lines, rendered as "* <line>"
+  MatrixSummary summary;
+  ComponentCounts counts;
+  std::vector<Unknown> unknowns;
+  std::vector<InputSource> inputs;
+  std::vector<std::string> elements;   // element cards, in order
+  std::vector<std::string> options;    // rendered as ".options <line>"
+  double tran_step = 0.0;              // .tran TSTEP TSTOP 0 TMAX uic (cold start)
+  double tran_stop = 0.0;
+  double tran_max_step = 0.0;          // 0: no limit
+};
+
+// The whole file: title, header, tkfac-unknown lines, elements, options, .tran, one
+// `.meas tran tkfac_final_<index> FIND v(<node>) AT=<stop>` per unknown (so `ngspice -b` prints
+// the final voltages), `.end`.
+std::string to_spice(const Netlist& netlist);
+
+}  // namespace tkfac::netlist_gen

@@ -1,0 +1,1 @@
+#include "tkfac/netlist_gen/netlist.hpp"
