@@ -1,1 +1,88 @@
+// core: CSV matrices, all-or-nothing output files, SPD test matrices.
+#include <filesystem>
+#include <sstream>
+
+#include "cli_helpers.hpp"
 #include "test_util.hpp"
+#include "tkfac/core/csv.hpp"
+#include "tkfac/core/error.hpp"
+#include "tkfac/core/output_file.hpp"
+
+namespace {
+
+Eigen::MatrixXd parse(const std::string& text) {
+  std::istringstream in(text);
+  return tkfac::parse_csv_matrix(in, "M.csv");
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const tkfac::InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("csv: comments, blank lines, spaces and signs") {
+  const Eigen::MatrixXd m = parse("# header\n1, -2.5e-3 ,+3\n\n  # note\n4,5,6\r\n");
+  Eigen::MatrixXd expected(2, 3);
+  expected << 1, -2.5e-3, 3, 4, 5, 6;
+  CHECK(m == expected);
+}
+
+TEST_CASE("csv: errors name the file, line and column") {
+  CHECK(error_of("1,2\n3,x\n") == "M.csv:2: column 2 is 'x', expected a number");
+  CHECK(error_of("1,2\n3\n").find("M.csv:2: row has 1 values, but the row on line 1 has 2") == 0);
+  CHECK(error_of("1,,2\n").find("M.csv:1: column 2 is empty") == 0);
+  CHECK(error_of("1,NaN\n").find("M.csv:1: column 2 is 'NaN', expected a finite number") == 0);
+  CHECK(error_of("-inf\n").find("expected a finite number") != std::string::npos);
+  CHECK(error_of("1.5.2\n").find("expected a number") != std::string::npos);
+  CHECK(error_of("# only a comment\n").find("M.csv: no data") == 0);
+  CHECK(error_of("").find("M.csv: no data") == 0);
+}
+
+TEST_CASE("csv: writing round-trips every bit") {
+  std::mt19937_64 rng(3);
+  const Eigen::MatrixXd m = tkfac::random_normal(5, 4, rng) * 1e-7;
+  std::ostringstream os;
+  tkfac::write_csv_matrix(os, m);
+  CHECK(parse(os.str()) == m);
+}
+
+TEST_CASE("output files are written whole or not at all") {
+  tkfac::test::ScratchDir dir("core-output");
+  const std::string path = dir.file("out.txt");
+  tkfac::write_file_atomically(path, "--output", [](std::ostream& os) { os << "done\n"; });
+  CHECK(std::filesystem::file_size(path) == 5);
+
+  // A writer that fails half-way leaves the previous content and no temporary file.
+  CHECK_THROWS_AS(tkfac::write_file_atomically(path, "--output",
+                                               [](std::ostream& os) {
+                                                 os << "partial";
+                                                 throw tkfac::InputError("boom");
+                                               }),
+                  tkfac::InputError);
+  CHECK(std::filesystem::file_size(path) == 5);
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  CHECK(files == 1);
+
+  CHECK_THROWS_WITH_AS(tkfac::check_writable(dir.file("missing/x"), "--output"),
+                       doctest::Contains("does not exist"), tkfac::InputError);
+  CHECK_THROWS_WITH_AS(tkfac::check_writable(dir.path().string(), "--output"),
+                       doctest::Contains("is a directory"), tkfac::InputError);
+}
+
+TEST_CASE("random_spd has the requested spectrum") {
+  std::mt19937_64 rng(11);
+  for (int n : {1, 2, 7, 20}) {
+    const Eigen::MatrixXd m = tkfac::random_spd(n, 1e3, rng, 2.0);
+    CHECK(m == m.transpose());
+    const Eigen::VectorXd eig = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m).eigenvalues();
+    CHECK(eig(0) == doctest::Approx(2.0).epsilon(1e-10));
+    CHECK(eig(n - 1) == doctest::Approx(n == 1 ? 2.0 : 2e3).epsilon(1e-10));
+  }
+}

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
+
+#include "tkfac/core/spd.hpp"
 #include <random>
 #include <sstream>
 #include <string>
@@ -37,27 +39,10 @@ inline double relative_error(const Eigen::MatrixXd& actual, const Eigen::MatrixX
     CHECK(tkfac_err_ <= (tol));                                                                \
   } while (0)
 
-// A random SPD matrix of size n with condition number kappa (eigenvalues log-spaced in
-// [1, kappa], random orthogonal eigenvectors), scaled by `scale`.
-inline Eigen::MatrixXd random_spd(int n, double kappa, std::mt19937_64& rng, double scale = 1.0) {
-  std::normal_distribution<double> normal;
-  Eigen::MatrixXd g(n, n);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < n; ++j) g(i, j) = normal(rng);
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
-  const Eigen::MatrixXd q = qr.householderQ();
-  Eigen::VectorXd eig(n);
-  for (int i = 0; i < n; ++i)
-    eig(i) = n == 1 ? 1.0 : std::pow(kappa, static_cast<double>(i) / (n - 1));
-  Eigen::MatrixXd m = scale * q * eig.asDiagonal() * q.transpose();
-  return 0.5 * (m + m.transpose());
-}
+using ::tkfac::random_spd;
 
 inline Eigen::VectorXd random_vector(int n, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
-  Eigen::VectorXd v(n);
-  for (int i = 0; i < n; ++i) v(i) = normal(rng);
-  return v;
+  return ::tkfac::random_normal(n, 1, rng).col(0);
 }
 
 }  // namespace tkfac::test

@@ -10,6 +10,8 @@
 #include <Eigen/Dense>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "tkfac/netlist_gen/netlist.hpp"
 
@@ -33,6 +35,9 @@ struct NetlistOptions {
   double resistance = 1e3;         // R, ohms; g0 = 1/R is the conductance of a unit entry
   double capacitance = 1e-9;       // C, farads
   double opamp_gain = 1e6;         // open-loop gain of the ideal (VCVS) op-amps, integrator only
+  // Integrator only: trim the resistor array for the finite op-amp gain so the equilibrium is
+  // exact (off: plain R/|m_hat_ij|, and the header states the finite-gain error bound).
+  bool gain_compensation = true;
   Scaling scaling = Scaling::max_entry;
   double input_full_scale = 1.0;   // volts (or g0 * volts): the largest |b_hat|
   double damping = 0.0;            // lambda, added to the diagonal of M
