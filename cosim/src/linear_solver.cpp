@@ -1,1 +1,209 @@
-namespace tkfac::cosim {}
+#include "tkfac/cosim/linear_solver.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "tkfac/core/error.hpp"
+#include "tkfac/cosim/session.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
+
+namespace tkfac::cosim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void check_rhs(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b) {
+  if (b.rows() != m.rows()) {
+    throw InputError(fmt::format("right-hand side: has {} rows, expected {} (the matrix size)",
+                                 b.rows(), m.rows()));
+  }
+  if (!b.allFinite()) throw InputError("right-hand side: contains NaN or Inf");
+}
+
+Eigen::MatrixXd damped(const Eigen::MatrixXd& m, double damping) {
+  Eigen::MatrixXd md = m;
+  md.diagonal().array() += damping;
+  return md;
+}
+
+class CholeskySolver final : public LinearSolver {
+ public:
+  std::string_view name() const override { return "cholesky"; }
+  Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    const auto start = Clock::now();
+    netlist_gen::validate_spd(m, damping, "matrix");
+    check_rhs(m, b);
+    Eigen::LLT<Eigen::MatrixXd> llt(damped(m, damping));
+    Solution s{llt.solve(b), {}};
+    s.report.backend = "cholesky";
+    s.report.method = "Eigen LLT";
+    s.report.wall_seconds = seconds_since(start);
+    return s;
+  }
+};
+
+// Conjugate gradient per column (the textbook method; Eigen's ConjugateGradient is tuned for
+// sparse matrices and applies a diagonal preconditioner we do not want in a reference).
+class CgSolver final : public LinearSolver {
+ public:
+  explicit CgSolver(const SolverOptions& o) : tol_(o.cg_tolerance), cap_(o.cg_max_iterations) {}
+  std::string_view name() const override { return "cg"; }
+  Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    const auto start = Clock::now();
+    netlist_gen::validate_spd(m, damping, "matrix");
+    check_rhs(m, b);
+    const Eigen::MatrixXd a = damped(m, damping);
+    const int cap = cap_ > 0 ? cap_ : 10 * static_cast<int>(a.rows());
+    Solution s{Eigen::MatrixXd::Zero(b.rows(), b.cols()), {}};
+    s.report.backend = "cg";
+    s.report.method = fmt::format("conjugate gradient, tolerance {:g}, cap {}", tol_, cap);
+    for (Eigen::Index c = 0; c < b.cols(); ++c) {
+      const Eigen::VectorXd rhs = b.col(c);
+      const double bnorm = rhs.norm();
+      Eigen::VectorXd x = Eigen::VectorXd::Zero(rhs.size());
+      if (bnorm == 0.0) continue;
+      Eigen::VectorXd r = rhs;
+      Eigen::VectorXd p = r;
+      double rr = r.squaredNorm();
+      int it = 0;
+      while (std::sqrt(rr) > tol_ * bnorm && it < cap) {
+        const Eigen::VectorXd ap = a * p;
+        const double alpha = rr / p.dot(ap);
+        x += alpha * p;
+        r -= alpha * ap;
+        const double rr_new = r.squaredNorm();
+        p = r + (rr_new / rr) * p;
+        rr = rr_new;
+        ++it;
+      }
+      s.report.iterations = std::max(s.report.iterations, it);
+      if (std::sqrt(rr) > tol_ * bnorm) s.report.converged = false;
+      s.x.col(c) = x;
+    }
+    s.report.wall_seconds = seconds_since(start);
+    return s;
+  }
+
+ private:
+  double tol_;
+  int cap_;
+};
+
+// ngspice allows one instance per process: every spice solver alive shares one Session, created
+// on first use and destroyed with the last solver.
+std::shared_ptr<Session> shared_session() {
+  static std::weak_ptr<Session> current;
+  std::shared_ptr<Session> s = current.lock();
+  if (!s) {
+    s = std::make_shared<Session>();
+    current = s;
+  }
+  return s;
+}
+
+// The circuit: netlist_gen writes the relaxation circuit, an in-process ngspice session runs it
+// from a cold start and the final node voltages, times the netlist's scales, are the solution.
+//
+// Several right-hand sides: the circuit is parsed once and, before each further run, only the
+// input sources change (`alter`); see bench/solve_overhead for why that beats re-parsing.
+class SpiceSolver final : public LinearSolver {
+ public:
+  explicit SpiceSolver(const SolverOptions& o) : options_(o.netlist) {}
+  std::string_view name() const override { return "spice"; }
+
+  Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    const auto start = Clock::now();
+    netlist_gen::NetlistOptions opt = options_;
+    opt.damping = damping;
+    opt.validate();
+    netlist_gen::validate_spd(m, damping, "matrix");
+    check_rhs(m, b);
+    if (!session_) session_ = shared_session();
+
+    Solution s{Eigen::MatrixXd::Zero(b.rows(), b.cols()), {}};
+    s.report.backend = "spice";
+    s.report.method = fmt::format("{} encoding; one parse, inputs altered per right-hand side",
+                                  netlist_gen::to_string(opt.encoding));
+
+    const netlist_gen::Netlist nl = netlist_gen::make_netlist(m, b.col(0), opt);
+    s.report.predicted_tau = nl.summary.predicted_tau;
+    RunOptions run;
+    run.nodes.reserve(nl.unknowns.size());
+    for (const auto& u : nl.unknowns) run.nodes.push_back(u.node);
+
+    struct Cleanup {
+      Session& session;
+      ~Cleanup() {
+      try {
+        session.remove_circuit();
+      } catch (...) {  // a failed clean-up must not hide the error that brought us here
+      }
+    }
+    } cleanup{*session_};
+    session_->load(netlist_gen::to_spice(nl));
+    for (Eigen::Index c = 0; c < b.cols(); ++c) {
+      Eigen::VectorXd scales(nl.unknowns.size());
+      if (c == 0) {
+        for (const auto& u : nl.unknowns) scales(u.index) = u.scale;
+      } else {
+        const auto values = netlist_gen::input_values(nl, b.col(c), opt);
+        for (const auto& [element, value] : values.sources) session_->alter_dc(element, value);
+        scales = values.unknown_scales;
+      }
+      const RunResult r = session_->run(run);
+      for (std::size_t k = 0; k < nl.unknowns.size(); ++k) {
+        const int i = nl.unknowns[k].index;
+        s.x(i, c) = scales(i) * r.final_values(static_cast<Eigen::Index>(k));
+      }
+      s.report.analog_seconds += r.final_time;
+      ++s.report.iterations;
+    }
+    s.report.wall_seconds = seconds_since(start);
+    return s;
+  }
+
+ private:
+  netlist_gen::NetlistOptions options_;
+  std::shared_ptr<Session> session_;
+};
+
+}  // namespace
+
+void SolverOptions::validate() const {
+  bool known = false;
+  for (const auto& b : LinearSolver::backends()) known = known || b == backend;
+  if (!known) {
+    throw InputError(fmt::format("--backend: unknown solver '{}', expected one of: {}", backend,
+                                 fmt::join(LinearSolver::backends(), ", ")));
+  }
+  if (!(cg_tolerance > 0.0) || !std::isfinite(cg_tolerance)) {
+    throw InputError(fmt::format("--cg-tolerance: {} is not a positive number", cg_tolerance));
+  }
+  if (cg_max_iterations < 0) {
+    throw InputError(fmt::format("--cg-max-iterations: {} is negative (0 means 10 n)",
+                                 cg_max_iterations));
+  }
+  netlist.validate();
+}
+
+Solution LinearSolver::inverse(const Eigen::MatrixXd& m, double damping) {
+  return solve(m, Eigen::MatrixXd::Identity(m.rows(), m.cols()), damping);
+}
+
+std::vector<std::string> LinearSolver::backends() { return {"cholesky", "cg", "spice"}; }
+
+std::unique_ptr<LinearSolver> LinearSolver::create(const SolverOptions& options) {
+  options.validate();
+  if (options.backend == "cholesky") return std::make_unique<CholeskySolver>();
+  if (options.backend == "cg") return std::make_unique<CgSolver>(options);
+  return std::make_unique<SpiceSolver>(options);
+}
+
+}  // namespace tkfac::cosim

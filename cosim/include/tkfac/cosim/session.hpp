@@ -7,7 +7,13 @@
 //   double v0 = r.final_values[0];
 //
 // ngspice reports most errors as text, not return codes: every `stderr` line of a call is
-// collected and turned into a SimulationError carrying ngspice's own words.
+// collected and turned into a SimulationError carrying ngspice's own words. Misuse (no circuit
+// loaded, a node the circuit lacks, a non-finite value) is an InputError.
+//
+// The library is loaded with dlopen by the first Session and kept for later ones. When ngspice
+// stops on an unrecoverable error (its ControlledExit callback), the Session unloads it and loads
+// it afresh: the call throws, the circuit is gone, and the Session can load another.
+// Not thread-safe: one Session, used from one thread at a time.
 #include <Eigen/Dense>
 #include <functional>
 #include <string>
@@ -19,9 +25,14 @@ struct RunOptions {
   // Node voltages to record, by node name (as in the netlist, e.g. "x0").
   std::vector<std::string> nodes;
   // Time-weighted mean of each node over [window_start, end of run] (accepted points are not
-  // evenly spaced, so each interval is weighted by its length; trapezoidal rule).
+  // evenly spaced, so each interval is weighted by its length; trapezoidal rule). The window
+  // starts no earlier than the first accepted point (with `uic` that is the first time step, not
+  // t = 0). A window starting after the end is empty; its mean is then the final value.
   double window_start = 0.0;
   // Called at every accepted time point with the recorded node voltages, in `nodes` order.
+  // If it throws, it is not called again, the run still finishes (ngspice cannot be stopped
+  // from inside a callback), and then the exception reaches the caller of run().
+  // It must not call the Session.
   std::function<void(double time, const Eigen::VectorXd& values)> observer;
 };
 
@@ -43,6 +54,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Loads a circuit from text (title first, ends with .end). Any previous circuit is removed.
+  // `.control` blocks and `.meas` statements are ignored (the Session runs the analysis and
+  // reads the points itself); line numbers in ngspice's messages are those of `netlist_text`.
   void load(const std::string& netlist_text);
   // Sets the DC value of an independent source of the loaded circuit (`alter <element> dc=...`).
   void alter_dc(const std::string& element, double value);
@@ -51,7 +64,8 @@ class Session {
   // Removes the loaded circuit and its plots (remcirc, destroy all).
   void remove_circuit();
 
-  // Everything ngspice printed since construction (stdout and stderr lines), for diagnostics.
+  // Everything ngspice printed since construction (stdout and stderr lines, each prefixed as
+  // ngspice sends it), for diagnostics. Only the most recent 10000 to 20000 lines are kept.
   const std::vector<std::string>& log() const;
 
   struct Impl;
