@@ -1,1 +1,651 @@
+// Tests of the kfac part: networks, gradients, optimizers (SGD, Adam, K-FAC), data, checkpoints.
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "test_util.hpp"
+#include "tkfac/core/error.hpp"
+#include "tkfac/kfac/adam.hpp"
+#include "tkfac/kfac/checkpoint.hpp"
+#include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/kfac_optimizer.hpp"
+#include "tkfac/kfac/loss.hpp"
+#include "tkfac/kfac/mlp.hpp"
+#include "tkfac/kfac/optimizer_factory.hpp"
+#include "tkfac/kfac/sgd.hpp"
+#include "tkfac/kfac/trainer.hpp"
+
+namespace kf = tkfac::kfac;
+using Eigen::MatrixXd;
+
+namespace {
+
+kf::Batch random_batch(int features, int classes, int n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  kf::Batch b;
+  b.x = MatrixXd(features, n);
+  for (Eigen::Index i = 0; i < b.x.size(); ++i) b.x(i) = std::normal_distribution<double>()(rng);
+  for (int j = 0; j < n; ++j)
+    b.y.push_back(static_cast<int>(rng() % static_cast<unsigned>(classes)));
+  return b;
+}
+
+double batch_loss(const kf::Mlp& net, const kf::Batch& b) {
+  return kf::softmax_cross_entropy(net.forward(b.x), b.y);
+}
+
+// Column-major vec, so vec(G X A) = (A^T kron G) vec(X).
+Eigen::VectorXd vec(const MatrixXd& m) {
+  return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size());
+}
+
+MatrixXd kron(const MatrixXd& a, const MatrixXd& b) {
+  MatrixXd k(a.rows() * b.rows(), a.cols() * b.cols());
+  for (Eigen::Index i = 0; i < a.rows(); ++i)
+    for (Eigen::Index j = 0; j < a.cols(); ++j)
+      k.block(i * b.rows(), j * b.cols(), b.rows(), b.cols()) = a(i, j) * b;
+  return k;
+}
+
+MatrixXd damped(const MatrixXd& m, double lambda) {
+  return m + lambda * MatrixXd::Identity(m.rows(), m.cols());
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          fmt::format("tkfac_kfac_test_{}_{}", ::getpid(), name))
+      .string();
+}
+
+void write_gz(const std::string& path, const std::vector<unsigned char>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  REQUIRE(f != nullptr);
+  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+          static_cast<int>(bytes.size()));
+  gzclose(f);
+}
+
+std::vector<unsigned char> idx_header(std::uint32_t magic, std::vector<std::uint32_t> dims) {
+  std::vector<unsigned char> h;
+  auto put = [&](std::uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) h.push_back(static_cast<unsigned char>(v >> s));
+  };
+  put(magic);
+  for (auto d : dims) put(d);
+  return h;
+}
+
+template <class F>
+std::string input_error_message(F&& f) {
+  try {
+    f();
+  } catch (const tkfac::InputError& e) {
+    return e.what();
+  }
+  FAIL("expected an InputError");
+  return {};
+}
+
+kf::KfacOptions small_kfac(std::string backend = "cholesky") {
+  kf::KfacOptions o;
+  o.learning_rate = 0.05;
+  o.damping = 1e-2;
+  o.solver.backend = std::move(backend);
+  return o;
+}
+
+void check_bitwise_equal(const std::vector<MatrixXd>& a, const std::vector<MatrixXd>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t l = 0; l < a.size(); ++l) {
+    REQUIRE(a[l].rows() == b[l].rows());
+    REQUIRE(a[l].cols() == b[l].cols());
+    INFO("layer " << l << " max difference " << (a[l] - b[l]).cwiseAbs().maxCoeff());
+    CHECK(std::memcmp(a[l].data(), b[l].data(),
+                      sizeof(double) * static_cast<std::size_t>(a[l].size())) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gradients match central finite differences (tanh and relu)") {
+  for (const auto act : {kf::Activation::tanh, kf::Activation::relu}) {
+    CAPTURE(kf::to_string(act));
+    kf::Mlp net({5, 7, 6, 3}, act, 11);
+    // Non-zero biases so that the bias column is tested too.
+    for (auto& w : net.weights()) w.col(w.cols() - 1).setConstant(0.1);
+    const kf::Batch b = random_batch(5, 3, 6, 3);
+    kf::ForwardCache cache;
+    const kf::LossAndGradient lg = kf::loss_and_gradient(net, b, cache);
+    const double h = 1e-5;
+    for (std::size_t l = 0; l < net.weights().size(); ++l) {
+      MatrixXd fd(net.weights()[l].rows(), net.weights()[l].cols());
+      for (Eigen::Index i = 0; i < fd.size(); ++i) {
+        kf::Mlp p = net, m = net;
+        p.weights()[l](i) += h;
+        m.weights()[l](i) -= h;
+        fd(i) = (batch_loss(p, b) - batch_loss(m, b)) / (2 * h);
+      }
+      CAPTURE(l);
+      TKFAC_CHECK_REL_NEAR(lg.backward.grads[l], fd, 1e-6);
+    }
+  }
+}
+
+TEST_CASE("batch size 1, empirical Fisher: A kron G is the exact Fisher block of each layer") {
+  kf::Mlp net({4, 5, 3}, kf::Activation::tanh, 2);
+  const kf::Batch b = random_batch(4, 3, 1, 5);
+  kf::ForwardCache cache;
+  const kf::LossAndGradient lg = kf::loss_and_gradient(net, b, cache);
+  kf::Kfac kfac(small_kfac());
+  kfac.step(net, b);
+  for (std::size_t l = 0; l < 2; ++l) {
+    const Eigen::VectorXd v = vec(lg.backward.grads[l]);
+    const MatrixXd exact = v * v.transpose();
+    CAPTURE(l);
+    TKFAC_CHECK_REL_NEAR(kron(kfac.layers()[l].a, kfac.layers()[l].g), exact, 1e-13);
+  }
+}
+
+TEST_CASE("G carries the batch scaling: per-example g = b * dL/ds") {
+  // For a batch of identical examples the factors must not depend on the batch size.
+  kf::Mlp net({3, 4, 2}, kf::Activation::relu, 3);
+  kf::Batch one = random_batch(3, 2, 1, 8);
+  kf::Batch many;
+  many.x = one.x.replicate(1, 7);
+  many.y.assign(7, one.y[0]);
+  kf::Mlp n1 = net, n7 = net;
+  kf::Kfac k1(small_kfac()), k7(small_kfac());
+  k1.step(n1, one);
+  k7.step(n7, many);
+  for (std::size_t l = 0; l < 2; ++l) {
+    TKFAC_CHECK_REL_NEAR(k7.layers()[l].a, k1.layers()[l].a, 1e-13);
+    TKFAC_CHECK_REL_NEAR(k7.layers()[l].g, k1.layers()[l].g, 1e-13);
+  }
+}
+
+TEST_CASE("K-FAC update equals an explicit solve with the damped Kronecker matrix") {
+  struct Case {
+    kf::DampingScheme scheme;
+    kf::BiasMode bias;
+  };
+  for (const Case c : {Case{kf::DampingScheme::tikhonov, kf::BiasMode::folded},
+                       Case{kf::DampingScheme::pi, kf::BiasMode::folded},
+                       Case{kf::DampingScheme::pi, kf::BiasMode::separate},
+                       Case{kf::DampingScheme::tikhonov, kf::BiasMode::separate}}) {
+    CAPTURE(kf::to_string(c.scheme));
+    CAPTURE(kf::to_string(c.bias));
+    kf::Mlp net({3, 4, 2}, kf::Activation::tanh, 4);
+    const kf::Batch b = random_batch(3, 2, 5, 9);
+    kf::ForwardCache cache;
+    const kf::LossAndGradient lg = kf::loss_and_gradient(net, b, cache);
+    kf::KfacOptions o = small_kfac();
+    o.damping_scheme = c.scheme;
+    o.bias = c.bias;
+    o.damping = 0.05;
+    kf::Kfac kfac(o);
+    const kf::Mlp before = net;
+    kfac.step(net, b);
+    for (std::size_t l = 0; l < 2; ++l) {
+      const auto& s = kfac.layers()[l];
+      const MatrixXd& dw = lg.backward.grads[l];
+      double la = std::sqrt(o.damping), lgd = std::sqrt(o.damping);
+      if (c.scheme == kf::DampingScheme::pi) {
+        const double pi = std::sqrt((s.a.trace() / s.a.rows()) / (s.g.trace() / s.g.rows()));
+        la *= pi;
+        lgd /= pi;
+      }
+      // Eq. (4): (A + lA I) kron (G + lG I) vec(U) = vec(dW).
+      const Eigen::Index n_in = dw.cols() - 1;
+      MatrixXd expected(dw.rows(), dw.cols());
+      if (c.bias == kf::BiasMode::folded) {
+        const MatrixXd k = kron(damped(s.a, la), damped(s.g, lgd));
+        const Eigen::VectorXd u = k.ldlt().solve(vec(dw));
+        expected = Eigen::Map<const MatrixXd>(u.data(), dw.rows(), dw.cols());
+      } else {
+        const MatrixXd k = kron(damped(s.a, la), damped(s.g, lgd));
+        const MatrixXd dww = dw.leftCols(n_in);
+        const Eigen::VectorXd u = k.ldlt().solve(vec(dww));
+        expected.leftCols(n_in) = Eigen::Map<const MatrixXd>(u.data(), dw.rows(), n_in);
+        expected.col(n_in) = damped(s.g, lgd).ldlt().solve(dw.col(n_in));
+      }
+      CAPTURE(l);
+      TKFAC_CHECK_REL_NEAR(s.direction, expected, 1e-10);
+      TKFAC_CHECK_REL_NEAR(before.weights()[l] - net.weights()[l], o.learning_rate * expected,
+                           1e-10);
+    }
+  }
+}
+
+TEST_CASE("pi damping: lambda_A * lambda_G = lambda and the factor ratio is balanced") {
+  kf::KfacOptions o = small_kfac();
+  o.damping = 0.3;
+  kf::Kfac k(o);
+  const MatrixXd a = 4.0 * MatrixXd::Identity(3, 3), g = 0.25 * MatrixXd::Identity(2, 2);
+  const auto [la, lg] = k.damping_for(a, g);
+  CHECK(la * lg == doctest::Approx(0.3).epsilon(1e-14));
+  CHECK(la / lg == doctest::Approx(16.0).epsilon(1e-14));  // pi^2 = (tr A / 3) / (tr G / 2)
+}
+
+TEST_CASE("Method 1 (inverses) and Method 2 (solves) give the same updates") {
+  for (const auto bias : {kf::BiasMode::folded, kf::BiasMode::separate}) {
+    const auto [train, test] = kf::make_synthetic({});
+    kf::Mlp net1({8, 6, 3}, kf::Activation::tanh, 1), net2 = net1;
+    kf::KfacOptions o = small_kfac();
+    o.bias = bias;
+    o.momentum = 0.5;
+    o.method = kf::KfacMethod::inverse;
+    kf::Kfac m1(o);
+    o.method = kf::KfacMethod::solve;
+    kf::Kfac m2(o);
+    for (int s = 0; s < 5; ++s) {
+      std::vector<long> idx;
+      for (long i = 0; i < 32; ++i) idx.push_back(s * 32 + i);
+      const kf::Batch b = train.batch(idx);
+      const auto r1 = m1.step(net1, b);
+      const auto r2 = m2.step(net2, b);
+      CHECK(r1.solves == 4);  // two inverses per layer
+      CHECK(r2.solves == 4);  // two solves per layer
+      for (std::size_t l = 0; l < 2; ++l) {
+        TKFAC_CHECK_REL_NEAR(m2.layers()[l].direction, m1.layers()[l].direction, 1e-10);
+      }
+    }
+  }
+}
+
+TEST_CASE("inverse update interval reuses inverses between refreshes") {
+  const auto [train, test] = kf::make_synthetic({});
+  kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+  kf::KfacOptions o = small_kfac();
+  o.inverse_update_interval = 3;
+  o.factor_update_interval = 2;
+  kf::Kfac k(o);
+  std::vector<int> solves;
+  for (int s = 0; s < 6; ++s) solves.push_back(k.step(net, train.slice(s * 16, 16)).solves);
+  CHECK(solves == std::vector<int>{4, 0, 0, 4, 0, 0});
+}
+
+TEST_CASE("KL clipping bounds lr^2 <U, grad> by kl_clip") {
+  const auto [train, test] = kf::make_synthetic({});
+  kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1), before = net;
+  kf::KfacOptions o = small_kfac();
+  o.learning_rate = 1.0;
+  o.kl_clip = 1e-6;
+  kf::Kfac k(o);
+  const kf::Batch b = train.slice(0, 32);
+  kf::ForwardCache cache;
+  const auto lg = kf::loss_and_gradient(net, b, cache);
+  const auto r = k.step(net, b);
+  CHECK(r.kl_scale < 1.0);
+  double vg = 0.0;
+  for (std::size_t l = 0; l < 2; ++l)
+    vg += k.layers()[l].direction.cwiseProduct(lg.backward.grads[l]).sum();
+  // direction = nu U with nu = sqrt(kl_clip / (lr^2 <U, grad>)), so lr^2 <nu U, grad> nu = kl_clip.
+  CHECK(vg * o.learning_rate * o.learning_rate * r.kl_scale ==
+        doctest::Approx(o.kl_clip).epsilon(1e-9));
+}
+
+TEST_CASE_TEMPLATE_DEFINE("K-FAC with a backend follows cholesky for 20 steps", Backend,
+                          backend_follows) {
+  const std::string backend = Backend::name();
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto method : {kf::KfacMethod::inverse, kf::KfacMethod::solve}) {
+    CAPTURE(kf::to_string(method));
+    kf::Mlp ref_net({8, 6, 3}, kf::Activation::tanh, 5), net = ref_net;
+    kf::KfacOptions o = small_kfac("cholesky");
+    o.method = method;
+    kf::Kfac ref(o);
+    o.solver.backend = backend;
+    kf::Kfac k(o);
+    kf::TrainOptions to;
+    to.batch_size = 32;
+    to.steps = 20;
+    kf::Trainer t1(ref_net, ref, train, nullptr, to), t2(net, k, train, nullptr, to);
+    const kf::History h1 = t1.run(), h2 = t2.run();
+    for (int s = 0; s < 20; ++s) {
+      CHECK(h2.records[s].train_loss == doctest::Approx(h1.records[s].train_loss).epsilon(1e-9));
+      CHECK(h2.records[s].converged);
+    }
+    for (std::size_t l = 0; l < 2; ++l)
+      TKFAC_CHECK_REL_NEAR(net.weights()[l], ref_net.weights()[l], 1e-9);
+  }
+}
+struct CgBackend {
+  static std::string name() { return "cg"; }
+};
+TEST_CASE_TEMPLATE_INVOKE(backend_follows, CgBackend);
+
+namespace {
+// Trains k steps, saves, trains one more; then loads the save and trains one step again.
+void check_checkpoint_resume(kf::OptimizerConfig config) {
+  const auto [train, test] = kf::make_synthetic({});
+  kf::TrainOptions to;
+  to.batch_size = 48;  // 512 / 48: epochs end with a partial batch that is skipped
+  to.steps = 12;
+  to.seed = 7;
+  const std::string path = temp_path(config.name + "_ckpt.json");
+  kf::Mlp net({8, 6, 3}, kf::Activation::relu, 9);
+  auto opt = kf::make_optimizer(config);
+  kf::Trainer t(net, *opt, train, &test, to);
+  t.run();
+  kf::save_checkpoint(path, net, config, *opt, t.state());
+  kf::Checkpoint c = kf::load_checkpoint(path);
+  std::remove(path.c_str());
+  // Continue the original by one step.
+  t.run({}, 1);
+  const kf::TrainerState after_save = t.state();
+  to.steps = 1;
+  // Resume from the file.
+  auto opt2 = kf::make_optimizer(c.optimizer);
+  opt2->load_state(c.optimizer_state, c.net);
+  kf::Trainer t2(c.net, *opt2, train, &test, to);
+  t2.set_state(c.trainer);
+  t2.run();
+  CHECK(t2.state().step == after_save.step);
+  CHECK(t2.state().offset == after_save.offset);
+  check_bitwise_equal(c.net.weights(), net.weights());
+  CHECK(opt2->state().dump() == opt->state().dump());
+}
+}  // namespace
+
+TEST_CASE("a checkpoint reproduces the next step bit for bit") {
+  kf::OptimizerConfig cfg;
+  SUBCASE("kfac, Monte-Carlo Fisher, momentum, intervals") {
+    cfg.name = "kfac";
+    cfg.kfac = small_kfac();
+    cfg.kfac.fisher = kf::FisherType::monte_carlo;
+    cfg.kfac.momentum = 0.9;
+    cfg.kfac.kl_clip = 1e-2;
+    cfg.kfac.inverse_update_interval = 5;
+    cfg.kfac.factor_update_interval = 2;
+    cfg.kfac.seed = 3;
+    check_checkpoint_resume(cfg);
+  }
+  SUBCASE("kfac, Method 2, ASDL convention") {
+    cfg.name = "kfac";
+    cfg.kfac = kf::asdl_options(0.05, 1e-2, 0.1);
+    cfg.kfac.method = kf::KfacMethod::solve;
+    check_checkpoint_resume(cfg);
+  }
+  SUBCASE("adamw") {
+    cfg.name = "adamw";
+    cfg.adam.weight_decay = 1e-2;
+    check_checkpoint_resume(cfg);
+  }
+  SUBCASE("sgd nesterov") {
+    cfg.name = "sgd";
+    cfg.sgd.momentum = 0.9;
+    cfg.sgd.nesterov = true;
+    check_checkpoint_resume(cfg);
+  }
+}
+
+TEST_CASE("training reduces the loss on the synthetic set (sgd, adam, kfac)") {
+  const auto [train, test] = kf::make_synthetic({});
+  kf::Mlp init({8, 16, 3}, kf::Activation::tanh, 1);
+  const double initial = kf::evaluate(init, test).loss;
+  kf::OptimizerConfig base;
+  base.sgd.learning_rate = 0.1;
+  base.sgd.momentum = 0.9;
+  base.adam.learning_rate = 1e-2;
+  base.kfac = small_kfac();
+  const auto runs = kf::parse_run_specs("sgd,adam,adamw,kfac:cholesky,kfac:cg", base);
+  kf::RunSpec mc{"kfac-mc", base};
+  mc.optimizer.kfac.fisher = kf::FisherType::monte_carlo;
+  auto all = runs;
+  all.push_back(mc);
+  kf::TrainOptions to;
+  to.batch_size = 32;
+  to.steps = 150;
+  to.eval_every = 50;
+  const auto hs = kf::compare(init, all, train, &test, to);
+  REQUIRE(hs.size() == 6);
+  for (const auto& h : hs) {
+    CAPTURE(h.label);
+    CAPTURE(initial);
+    CAPTURE(h.final_test_loss);
+    CHECK(h.records.size() == 150);
+    CHECK(!std::isnan(h.records[49].test_loss));
+    CHECK(std::isnan(h.records[48].test_loss));
+    CHECK(h.final_test_loss < 0.6 * initial);
+    CHECK(h.final_test_accuracy > 0.7);
+  }
+}
+
+TEST_CASE("same seed gives the same data order and --no-shuffle keeps the order fixed") {
+  CHECK(kf::epoch_permutation(100, 3, 0) == kf::epoch_permutation(100, 3, 0));
+  CHECK(kf::epoch_permutation(100, 3, 0) != kf::epoch_permutation(100, 3, 1));
+  auto p = kf::epoch_permutation(100, 3, 2);
+  std::sort(p.begin(), p.end());
+  for (long i = 0; i < 100; ++i) CHECK(p[static_cast<std::size_t>(i)] == i);
+  const auto [train, test] = kf::make_synthetic({});
+  kf::Mlp net({8, 3}, kf::Activation::tanh, 1);
+  kf::Sgd sgd;
+  kf::TrainOptions to;
+  to.batch_size = 100;
+  to.shuffle = false;
+  kf::Trainer t(net, sgd, train, nullptr, to);
+  for (int e = 0; e < 2; ++e) {
+    for (long k = 0; k < 5; ++k) {
+      const auto idx = t.next_indices();
+      CHECK(idx.front() == k * 100);
+      CHECK(idx.back() == k * 100 + 99);
+    }
+  }
+}
+
+TEST_CASE("Fashion-MNIST: real files, shapes, label range, pooling") {
+  kf::FashionMnistOptions fo;
+  fo.pool = 4;
+  const kf::Dataset test = kf::load_fashion_mnist(kf::Split::test, fo);
+  CHECK(test.features() == 49);
+  CHECK(test.size() == 10000);
+  CHECK(test.classes == 10);
+  std::set<int> labels(test.y.begin(), test.y.end());
+  CHECK(labels.size() == 10);
+  CHECK(*labels.begin() == 0);
+  CHECK(*labels.rbegin() == 9);
+  CHECK(test.x.minCoeff() >= 0.0f);
+  CHECK(test.x.maxCoeff() <= 1.0f);
+  fo.pool = 1;
+  fo.limit = 100;
+  const kf::Dataset full = kf::load_fashion_mnist(kf::Split::train, fo);
+  CHECK(full.features() == 784);
+  CHECK(full.size() == 100);
+  // Pooling the full-resolution images gives the pooled data set.
+  fo.pool = 2;
+  const kf::Dataset half = kf::load_fashion_mnist(kf::Split::train, fo);
+  CHECK(half.features() == 196);
+  for (long i = 0; i < 5; ++i) {
+    const Eigen::VectorXf p = kf::average_pool(full.x.col(i), 28, 28, 2);
+    CHECK((p - half.x.col(i)).cwiseAbs().maxCoeff() < 1e-6f);
+  }
+}
+
+TEST_CASE("average pooling on a hand-made image") {
+  Eigen::VectorXf img(16);  // 4 x 4, row by row
+  img << 1, 2, 3, 4,        //
+      5, 6, 7, 8,           //
+      9, 10, 11, 12,        //
+      13, 14, 15, 16;
+  Eigen::VectorXf p2(4);
+  p2 << 3.5f, 5.5f, 11.5f, 13.5f;
+  CHECK((kf::average_pool(img, 4, 4, 2) - p2).cwiseAbs().maxCoeff() == 0.0f);
+  CHECK(kf::average_pool(img, 4, 4, 4)(0) == 8.5f);
+  CHECK(kf::average_pool(img, 4, 4, 1) == img);
+  CHECK_THROWS_AS(kf::average_pool(img, 4, 4, 3), tkfac::InputError);
+}
+
+TEST_CASE("Fashion-MNIST: missing, truncated and corrupt files give InputError naming them") {
+  kf::FashionMnistOptions fo;
+  fo.directory = "/nonexistent/fashion";
+  CHECK(input_error_message([&] {
+          kf::load_fashion_mnist(kf::Split::train, fo);
+        }).find("apt-get install dataset-fashion-mnist") != std::string::npos);
+
+  const std::string images = temp_path("images.gz"), labels = temp_path("labels.gz");
+  // 3 images of 2x2 and 3 labels: valid.
+  auto img = idx_header(0x803, {3, 2, 2});
+  for (int i = 0; i < 12; ++i) img.push_back(static_cast<unsigned char>(i * 20));
+  auto lab = idx_header(0x801, {3});
+  lab.insert(lab.end(), {0, 5, 9});
+  write_gz(images, img);
+  write_gz(labels, lab);
+  const kf::Dataset d = kf::read_idx_dataset(images, labels, 2);
+  CHECK(d.features() == 1);
+  CHECK(d.x(0, 1) == doctest::Approx((80 + 100 + 120 + 140) / 4.0 / 255.0));
+  CHECK(d.y == std::vector<int>{0, 5, 9});
+
+  // Header promises 4 images, the data holds 3.
+  auto short_img = idx_header(0x803, {4, 2, 2});
+  short_img.insert(short_img.end(), img.begin() + 16, img.end());
+  write_gz(images, short_img);
+  CHECK(input_error_message([&] { kf::read_idx_dataset(images, labels); }).find(images) !=
+        std::string::npos);
+
+  // Wrong magic.
+  auto bad_magic = img;
+  bad_magic[3] = 0x01;
+  write_gz(images, bad_magic);
+  CHECK(input_error_message([&] { kf::read_idx_dataset(images, labels); }).find("magic") !=
+        std::string::npos);
+
+  // Label out of range.
+  write_gz(images, img);
+  auto bad_label = lab;
+  bad_label.back() = 10;
+  write_gz(labels, bad_label);
+  CHECK(input_error_message([&] { kf::read_idx_dataset(images, labels); }).find(labels) !=
+        std::string::npos);
+
+  // A gzip stream cut in the middle (the real test labels, compressed bytes halved).
+  {
+    std::ifstream in("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                     std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 100);
+    std::ofstream out(labels, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  }
+  CHECK(input_error_message([&] { kf::read_idx_dataset(images, labels); }).find(labels) !=
+        std::string::npos);
+  // Garbage bytes inside the deflate stream.
+  {
+    std::ifstream in("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                     std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (std::size_t i = 40; i < 200; ++i) bytes[i] = static_cast<char>(0xff);
+    std::ofstream out(labels, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  CHECK(input_error_message([&] { kf::read_idx_dataset(images, labels); }).find(labels) !=
+        std::string::npos);
+  std::remove(images.c_str());
+  std::remove(labels.c_str());
+}
+
+TEST_CASE("bad input gives InputError with a clear message") {
+  const auto [train, test] = kf::make_synthetic({});
+  kf::OptimizerConfig cfg;
+  cfg.name = "rmsprop";
+  CHECK(input_error_message([&] { kf::make_optimizer(cfg); }).find("rmsprop") != std::string::npos);
+  cfg.name = "kfac";
+  cfg.kfac.solver.backend = "abacus";
+  CHECK(input_error_message([&] { kf::make_optimizer(cfg); }).find("abacus") != std::string::npos);
+  CHECK(input_error_message([&] { kf::parse_run_specs("adam,kfac:abacus", {}); }).find("abacus") !=
+        std::string::npos);
+  CHECK(input_error_message([&] { kf::parse_run_specs("adam:cg", {}); }).find("only kfac") !=
+        std::string::npos);
+  cfg = {};
+  cfg.kfac.learning_rate = 0;
+  CHECK(input_error_message([&] { kf::make_optimizer(cfg); }).find("--lr") != std::string::npos);
+  cfg = {};
+  cfg.name = "sgd";
+  cfg.sgd.learning_rate = -1;
+  CHECK(input_error_message([&] { kf::make_optimizer(cfg); }).find("--lr") != std::string::npos);
+  cfg = {};
+  cfg.kfac.damping = 0;
+  CHECK(input_error_message([&] { kf::make_optimizer(cfg); }).find("--damping") !=
+        std::string::npos);
+  CHECK_THROWS_AS(kf::parse_kfac_method("3"), tkfac::InputError);
+  CHECK(kf::parse_kfac_method("2") == kf::KfacMethod::solve);
+
+  CHECK(input_error_message([] { kf::parse_layer_sizes("49,,10"); }).find("--layers") !=
+        std::string::npos);
+  CHECK(input_error_message([] { kf::parse_layer_sizes("49"); }).find("--layers") !=
+        std::string::npos);
+  CHECK(input_error_message([] { kf::parse_layer_sizes("49,0,10"); }).find("--layers") !=
+        std::string::npos);
+  CHECK(kf::parse_layer_sizes("49,32,10") == std::vector<int>{49, 32, 10});
+
+  kf::Mlp wrong_in({7, 3}, kf::Activation::tanh, 1), wrong_out({8, 4}, kf::Activation::tanh, 1);
+  kf::Sgd sgd;
+  CHECK(input_error_message([&] {
+          kf::Trainer(wrong_in, sgd, train, &test, {});
+        }).find("--layers") != std::string::npos);
+  CHECK(input_error_message([&] {
+          kf::Trainer(wrong_out, sgd, train, &test, {});
+        }).find("classes") != std::string::npos);
+  kf::Mlp net({8, 3}, kf::Activation::tanh, 1);
+  kf::TrainOptions to;
+  to.batch_size = 0;
+  CHECK(input_error_message([&] {
+          kf::Trainer(net, sgd, train, &test, to);
+        }).find("--batch-size") != std::string::npos);
+  to.batch_size = 100000;
+  CHECK(input_error_message([&] {
+          kf::Trainer(net, sgd, train, &test, to);
+        }).find("--batch-size") != std::string::npos);
+  CHECK_THROWS_AS(kf::parse_activation("sigmoid"), tkfac::InputError);
+  kf::FashionMnistOptions fo;
+  fo.pool = 3;
+  CHECK(input_error_message([&] { kf::load_fashion_mnist(kf::Split::test, fo); }).find("--pool") !=
+        std::string::npos);
+}
+
+TEST_CASE("corrupt checkpoints give InputError naming the file") {
+  const auto [train, test] = kf::make_synthetic({});
+  kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+  kf::OptimizerConfig cfg;
+  cfg.kfac = small_kfac();
+  auto opt = kf::make_optimizer(cfg);
+  opt->step(net, train.slice(0, 16));
+  const std::string path = temp_path("ckpt.json");
+  kf::save_checkpoint(path, net, cfg, *opt, {});
+  std::string text;
+  {
+    std::ifstream in(path);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto write = [&](const std::string& t) {
+    std::ofstream out(path, std::ios::trunc);
+    out << t;
+  };
+  // Round trip works.
+  const kf::Checkpoint c = kf::load_checkpoint(path);
+  check_bitwise_equal(c.net.weights(), net.weights());
+  CHECK(input_error_message([&] { kf::load_checkpoint(path + ".missing"); }).find(".missing") !=
+        std::string::npos);
+  write(text.substr(0, text.size() / 2));
+  CHECK(input_error_message([&] { kf::load_checkpoint(path); }).find(path) != std::string::npos);
+  write("{\"hello\": 1}");
+  CHECK(input_error_message([&] { kf::load_checkpoint(path); }).find("not a tkfac checkpoint") !=
+        std::string::npos);
+  auto j = nlohmann::json::parse(text);
+  j["parameters"][0]["data"].erase(0);
+  write(j.dump());
+  CHECK(input_error_message([&] { kf::load_checkpoint(path); }).find("parameters[0]") !=
+        std::string::npos);
+  j = nlohmann::json::parse(text);
+  j["optimizer"]["state"]["layers"][1]["G"]["rows"] = 5;
+  write(j.dump());
+  const kf::Checkpoint bad = kf::load_checkpoint(path);
+  auto opt2 = kf::make_optimizer(bad.optimizer);
+  CHECK(input_error_message([&] {
+          opt2->load_state(bad.optimizer_state, bad.net);
+        }).find("layer 1 G") != std::string::npos);
+  std::remove(path.c_str());
+}

@@ -1,0 +1,476 @@
+// tkfac train: train a small MLP with SGD, Adam(W) or K-FAC whose factor solves go through any
+// LinearSolver backend (cholesky, cg, spice, ...); compare several optimizers from the same
+// start; log, plot and checkpoint.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "commands.hpp"
+#include "netlist_options.hpp"
+#include "plot.hpp"
+#include "progress.hpp"
+#include "tkfac/core/error.hpp"
+#include "tkfac/core/output_file.hpp"
+#include "tkfac/kfac/checkpoint.hpp"
+#include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/mlp.hpp"
+#include "tkfac/kfac/optimizer_factory.hpp"
+#include "tkfac/kfac/trainer.hpp"
+
+namespace tkfac::cli {
+namespace {
+
+namespace kf = tkfac::kfac;
+
+struct TrainArgs {
+  // what to train
+  std::string dataset = "fashion-mnist";
+  std::string data_dir = kf::FashionMnistOptions{}.directory;
+  int pool = 4;
+  long train_limit = 0;
+  std::string layers;  // empty: input from the data, 32 hidden, classes out
+  std::string activation = "tanh";
+  // how
+  std::string optimizer = "kfac";
+  double lr = 0, sgd_lr = 0, adam_lr = 0, kfac_lr = 0;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  double beta1 = kf::AdamOptions{}.beta1, beta2 = kf::AdamOptions{}.beta2,
+         epsilon = kf::AdamOptions{}.epsilon;
+  double damping = kf::KfacOptions{}.damping;
+  std::string damping_scheme = "pi";
+  double ema_decay = kf::KfacOptions{}.ema_decay;
+  std::string ema_init = "first-batch";
+  int factor_interval = 1, inverse_interval = 1;
+  std::string method = "inverse";
+  double kl_clip = 0.0;
+  std::string fisher = "empirical";
+  std::string bias = "folded";
+  cosim::SolverOptions solver;
+  CircuitArgs circuit;
+  // loop
+  int batch_size = 64;
+  long steps = 0;
+  double epochs = 1.0;
+  std::uint64_t seed = 1;
+  bool no_shuffle = false;
+  long eval_every = -1;
+  long eval_limit = 0;
+  // outputs
+  std::string compare, log, plot, save, init;
+  bool quiet = false;
+};
+
+// Copies every optimizer option the user gave (`given`) into `c`; the rest keep c's values
+// (defaults, or a checkpoint's options under --init).
+void apply_optimizer_args(kf::OptimizerConfig& c, const TrainArgs& a,
+                          const std::function<bool(const char*)>& given) {
+  if (given("--lr")) c.sgd.learning_rate = c.adam.learning_rate = c.kfac.learning_rate = a.lr;
+  if (given("--sgd-lr")) c.sgd.learning_rate = a.sgd_lr;
+  if (given("--adam-lr")) c.adam.learning_rate = a.adam_lr;
+  if (given("--kfac-lr")) c.kfac.learning_rate = a.kfac_lr;
+  if (given("--momentum")) c.sgd.momentum = c.kfac.momentum = a.momentum;
+  if (given("--nesterov")) c.sgd.nesterov = a.nesterov;
+  if (given("--weight-decay")) {
+    c.sgd.weight_decay = c.adam.weight_decay = c.kfac.weight_decay = a.weight_decay;
+  }
+  if (given("--beta1")) c.adam.beta1 = a.beta1;
+  if (given("--beta2")) c.adam.beta2 = a.beta2;
+  if (given("--epsilon")) c.adam.epsilon = a.epsilon;
+  auto& k = c.kfac;
+  if (given("--damping")) k.damping = a.damping;
+  if (given("--damping-scheme")) k.damping_scheme = kf::parse_damping_scheme(a.damping_scheme);
+  if (given("--ema-decay")) k.ema_decay = a.ema_decay;
+  if (given("--ema-init")) k.ema_init = kf::parse_ema_init(a.ema_init);
+  if (given("--factor-interval")) k.factor_update_interval = a.factor_interval;
+  if (given("--inverse-interval")) k.inverse_update_interval = a.inverse_interval;
+  if (given("--method")) k.method = kf::parse_kfac_method(a.method);
+  if (given("--kl-clip")) k.kl_clip = a.kl_clip;
+  if (given("--fisher")) k.fisher = kf::parse_fisher_type(a.fisher);
+  if (given("--bias")) k.bias = kf::parse_bias_mode(a.bias);
+  if (given("--seed")) k.seed = a.seed;
+  if (given("--solver")) k.solver.backend = a.solver.backend;
+  if (given("--cg-tolerance")) k.solver.cg_tolerance = a.solver.cg_tolerance;
+  if (given("--cg-max-iterations")) k.solver.cg_max_iterations = a.solver.cg_max_iterations;
+  for (const char* o : {"--encoding", "--resistance", "--capacitance", "--opamp-gain", "--scaling",
+                        "--input-full-scale", "--sim-time", "--target-error"}) {
+    if (given(o)) {
+      k.solver.netlist = a.circuit.resolve();
+      break;
+    }
+  }
+}
+
+double mean_of_last(const std::vector<kf::StepRecord>& r, std::size_t n) {
+  if (r.empty()) return std::nan("");
+  const std::size_t k = std::min(n, r.size());
+  double s = 0;
+  for (std::size_t i = r.size() - k; i < r.size(); ++i) s += r[i].train_loss;
+  return s / static_cast<double>(k);
+}
+
+// Moving average of the (noisy) per-batch training loss, for plots.
+std::vector<double> smoothed_loss(const std::vector<kf::StepRecord>& r) {
+  const std::size_t w = std::max<std::size_t>(1, r.size() / 50);
+  std::vector<double> out(r.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    sum += r[i].train_loss;
+    if (i >= w) sum -= r[i - w].train_loss;
+    out[i] = sum / static_cast<double>(std::min(i + 1, w));
+  }
+  return out;
+}
+
+std::vector<PlotPanel> history_panels(const std::vector<kf::History>& hs) {
+  struct Quantity {
+    const char* title;
+    const char* ylabel;
+    int which;  // 0 train loss (smoothed), 1 test loss, 2 test accuracy
+  };
+  const Quantity qs[] = {{"training loss (moving average)", "loss", 0},
+                         {"test loss", "loss", 1},
+                         {"test accuracy", "accuracy", 2}};
+  std::vector<PlotPanel> panels;
+  for (const bool by_time : {false, true}) {
+    for (const auto& q : qs) {
+      PlotPanel p;
+      p.title = fmt::format("{} vs {}", q.title, by_time ? "wall time" : "step");
+      p.xlabel = by_time ? "training wall time (s, log scale)" : "step";
+      p.ylabel = q.ylabel;
+      p.log_y = q.which != 2;
+      p.log_x = by_time;
+      if (q.which == 2) p.key = "bottom right";  // digital and circuit solves differ by orders of magnitude
+      for (const auto& h : hs) {
+        PlotSeries s;
+        s.label = h.label;
+        const auto sm = smoothed_loss(h.records);
+        for (std::size_t i = 0; i < h.records.size(); ++i) {
+          const auto& r = h.records[i];
+          s.x.push_back(by_time ? r.wall_seconds : static_cast<double>(r.step));
+          s.y.push_back(q.which == 0 ? sm[i] : q.which == 1 ? r.test_loss : r.test_accuracy);
+        }
+        p.series.push_back(std::move(s));
+      }
+      panels.push_back(std::move(p));
+    }
+  }
+  return panels;
+}
+
+void print_summary(const std::vector<kf::History>& hs) {
+  std::cout << fmt::format("{:<18} {:>7} {:>11} {:>10} {:>9} {:>10} {:>11}\n", "run", "steps",
+                           "train loss", "test loss", "test acc", "wall s", "analog s");
+  for (const auto& h : hs) {
+    std::cout << fmt::format("{:<18} {:>7} {:>11.4f} {:>10.4f} {:>8.2f}% {:>10.3f} {:>11.4g}\n",
+                             h.label, h.records.empty() ? 0 : h.records.back().step,
+                             mean_of_last(h.records, 50), h.final_test_loss,
+                             100 * h.final_test_accuracy, h.wall_seconds, h.analog_seconds);
+  }
+  std::cout << "(train loss: mean batch loss over the last 50 steps; wall time excludes "
+               "evaluation; analog s: simulated circuit time of the solves)\n";
+}
+
+void run_train(const TrainArgs& a, CLI::App* cmd) {
+  const auto given = [cmd](const char* name) { return cmd->count(name) > 0; };
+  // Cheap checks first: bad options and unwritable outputs fail before any data is read.
+  if (!a.log.empty()) check_writable(a.log, "--log");
+  if (!a.save.empty()) check_writable(a.save, "--save");
+  if (!a.plot.empty()) check_plot_path(a.plot, "--plot");
+  if (!a.compare.empty() && !a.save.empty()) {
+    throw InputError("--save: not available with --compare (save one run at a time)");
+  }
+  if (a.dataset != "fashion-mnist" && a.dataset != "synthetic") {
+    throw InputError(fmt::format(
+        "--dataset: unknown data set '{}' (expected fashion-mnist or synthetic)", a.dataset));
+  }
+  if (given("--steps") && given("--epochs"))
+    throw InputError("--steps and --epochs: give only one");
+  const kf::Activation activation = kf::parse_activation(a.activation);
+
+  std::optional<kf::Checkpoint> ckpt;
+  if (!a.init.empty()) ckpt = kf::load_checkpoint(a.init, "--init");
+
+  kf::OptimizerConfig cfg = ckpt ? ckpt->optimizer : kf::OptimizerConfig{};
+  if (!ckpt || given("--optimizer")) cfg.name = a.optimizer;
+  if (!ckpt) cfg.kfac.seed = a.seed;
+  apply_optimizer_args(cfg, a, given);
+  cfg.validate();
+  std::vector<kf::RunSpec> runs;
+  if (!a.compare.empty()) {
+    runs = kf::parse_run_specs(a.compare, cfg, "--compare");
+  } else {
+    runs.push_back({cfg.name == "kfac" ? "kfac:" + cfg.kfac.solver.backend : cfg.name, cfg});
+  }
+  for (const auto& r : runs) r.optimizer.validate();
+
+  kf::TrainOptions to;
+  to.batch_size = a.batch_size;
+  to.steps = a.steps;
+  to.epochs = a.epochs;
+  to.seed = a.seed;
+  to.shuffle = !a.no_shuffle;
+  to.eval_limit = a.eval_limit;
+  to.eval_every = std::max(0L, a.eval_every);
+  to.validate();
+
+  // Data.
+  kf::Dataset train, test;
+  if (a.dataset == "fashion-mnist") {
+    kf::FashionMnistOptions fo;
+    fo.directory = a.data_dir;
+    fo.pool = a.pool;
+    fo.limit = a.train_limit;
+    fo.validate();
+    train = kf::load_fashion_mnist(kf::Split::train, fo);
+    fo.limit = 0;
+    test = kf::load_fashion_mnist(kf::Split::test, fo);
+  } else {
+    kf::SyntheticOptions so;
+    so.seed = a.seed;
+    if (a.train_limit > 0) so.train_size = a.train_limit;
+    std::tie(train, test) = kf::make_synthetic(so);
+  }
+
+  // Network.
+  std::vector<int> sizes = a.layers.empty() ? std::vector<int>{train.features(), 32, train.classes}
+                                            : kf::parse_layer_sizes(a.layers);
+  std::optional<kf::Mlp> net;
+  if (ckpt) {
+    if (given("--layers") && sizes != ckpt->net.sizes()) {
+      throw InputError(fmt::format("--layers {}: the checkpoint --init '{}' has layers {}",
+                                   a.layers, a.init, fmt::join(ckpt->net.sizes(), ",")));
+    }
+    if (given("--activation") && activation != ckpt->net.activation()) {
+      throw InputError(fmt::format("--activation {}: the checkpoint --init '{}' uses {}",
+                                   a.activation, a.init, kf::to_string(ckpt->net.activation())));
+    }
+    net = ckpt->net;
+  } else {
+    net = kf::Mlp(sizes, activation, a.seed);
+  }
+  if (net->input_size() != train.features() || net->output_size() != train.classes) {
+    throw InputError(fmt::format(
+        "--layers {}: the data set {} has {} features and {} classes, so the first size must be "
+        "{} and the last {}",
+        fmt::join(net->sizes(), ","), train.name, train.features(), train.classes, train.features(),
+        train.classes));
+  }
+  if (to.batch_size > train.size()) {
+    throw InputError(fmt::format("--batch-size: {} is larger than the training set ({} examples)",
+                                 to.batch_size, train.size()));
+  }
+  const long per_epoch = train.size() / to.batch_size;
+  const long total = to.steps > 0
+                         ? to.steps
+                         : std::max(1L, std::lround(to.epochs * static_cast<double>(per_epoch)));
+  if (a.eval_every < 0) to.eval_every = std::max(1L, total / 20);
+
+  if (!a.quiet) {
+    std::cout << fmt::format("data       {} ({} examples), test {} ({} examples)\n", train.name,
+                             train.size(), test.name, test.size())
+              << fmt::format("network    {} {} ({} parameters){}\n", fmt::join(net->sizes(), "-"),
+                             kf::to_string(net->activation()), net->num_parameters(),
+                             ckpt ? fmt::format(", from {}", a.init) : "")
+              << fmt::format(
+                     "training   {} steps of batch {} ({:.3g} epochs), test every {} steps\n",
+                     total, to.batch_size, static_cast<double>(total) / per_epoch, to.eval_every);
+  }
+
+  std::vector<kf::History> histories;
+  if (runs.size() == 1 && a.compare.empty()) {
+    auto optimizer = kf::make_optimizer(cfg);
+    if (ckpt && ckpt->optimizer.name == cfg.name)
+      optimizer->load_state(ckpt->optimizer_state, *net);
+    kf::Trainer trainer(*net, *optimizer, train, &test, to);
+    if (ckpt) {
+      kf::TrainerState s = ckpt->trainer;
+      if (given("--seed")) s.seed = to.seed;
+      if (given("--no-shuffle")) s.shuffle = to.shuffle;
+      if (given("--batch-size")) s.batch_size = to.batch_size;
+      trainer.set_state(s);
+    }
+    ProgressBar bar("train " + runs[0].label, total);
+    double smooth = std::nan(""), test_acc = std::nan("");
+    long done = 0;
+    kf::History h = trainer.run([&](const kf::StepRecord& r) {
+      smooth = std::isnan(smooth) ? r.train_loss : 0.95 * smooth + 0.05 * r.train_loss;
+      if (!std::isnan(r.test_accuracy)) test_acc = r.test_accuracy;
+      bar.update(++done, fmt::format("loss {:.4f} test acc {:.1f}%", smooth, 100 * test_acc));
+      return true;
+    });
+    bar.finish(fmt::format("loss {:.4f} test acc {:.1f}%", smooth, 100 * h.final_test_accuracy));
+    h.label = runs[0].label;
+    histories.push_back(std::move(h));
+    if (!a.save.empty()) {
+      kf::save_checkpoint(a.save, *net, cfg, *optimizer, trainer.state(), "--save");
+    }
+  } else {
+    std::vector<std::unique_ptr<ProgressBar>> bars;
+    for (const auto& r : runs)
+      bars.push_back(std::make_unique<ProgressBar>("train " + r.label, total));
+    std::vector<double> smooth(runs.size(), std::nan("")), test_acc(runs.size(), std::nan(""));
+    histories =
+        kf::compare(*net, runs, train, &test, to, [&](std::size_t i, const kf::StepRecord& r) {
+          smooth[i] = std::isnan(smooth[i]) ? r.train_loss : 0.95 * smooth[i] + 0.05 * r.train_loss;
+          if (!std::isnan(r.test_accuracy)) test_acc[i] = r.test_accuracy;
+          const std::string status =
+              fmt::format("loss {:.4f} test acc {:.1f}%", smooth[i], 100 * test_acc[i]);
+          if (r.step == total) {
+            bars[i]->finish(status);
+          } else {
+            bars[i]->update(r.step, status);
+          }
+          return true;
+        });
+  }
+
+  print_summary(histories);
+  if (!a.log.empty()) {
+    write_file_atomically(a.log, "--log",
+                          [&](std::ostream& os) { kf::write_history_csv(os, histories); });
+    std::cout << fmt::format("log written        {}\n", a.log);
+  }
+  if (!a.plot.empty()) {
+    PlotOptions po;
+    po.title = fmt::format("{} {} on {}", fmt::join(net->sizes(), "-"),
+                           kf::to_string(net->activation()), train.name);
+    write_plot(a.plot, history_panels(histories), po, "--plot");
+    std::cout << fmt::format("plot written       {} (data and gnuplot script: {}.dat, {}.gp)\n",
+                             a.plot, a.plot, a.plot);
+  }
+  if (!a.save.empty()) std::cout << fmt::format("checkpoint written {}\n", a.save);
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train an MLP with sgd, adam, adamw or kfac (K-FAC factor solves through a LinearSolver "
+      "backend: cholesky, cg, spice, ...); --compare several from the same start");
+  cmd->add_option("--dataset", a->dataset, "fashion-mnist | synthetic")
+      ->capture_default_str()
+      ->group("Data");
+  cmd->add_option("--data-dir", a->data_dir,
+                  "Fashion-MNIST directory (package dataset-fashion-mnist)")
+      ->capture_default_str()
+      ->group("Data");
+  cmd->add_option("--pool", a->pool,
+                  "average-pool 28x28 images by 1, 2 or 4 (28, 14, 7 pixels a side)")
+      ->capture_default_str()
+      ->group("Data");
+  cmd->add_option("--train-limit", a->train_limit,
+                  "use only the first N training examples (0: all)")
+      ->group("Data");
+  cmd->add_option("--layers", a->layers,
+                  "layer sizes, e.g. 49,32,10 (default: features,32,classes)")
+      ->group("Network");
+  cmd->add_option("--activation", a->activation, "tanh | relu")
+      ->capture_default_str()
+      ->group("Network");
+
+  cmd->add_option("--optimizer", a->optimizer, "sgd | adam | adamw | kfac")
+      ->capture_default_str()
+      ->group("Optimizer");
+  cmd->add_option("--lr", a->lr,
+                  "learning rate of every optimizer (defaults: sgd 0.01, adam 0.001, kfac 0.05)")
+      ->group("Optimizer");
+  cmd->add_option("--sgd-lr", a->sgd_lr, "learning rate of sgd (overrides --lr)")
+      ->group("Optimizer");
+  cmd->add_option("--adam-lr", a->adam_lr, "learning rate of adam/adamw (overrides --lr)")
+      ->group("Optimizer");
+  cmd->add_option("--kfac-lr", a->kfac_lr, "learning rate of kfac (overrides --lr)")
+      ->group("Optimizer");
+  cmd->add_option("--momentum", a->momentum, "sgd and kfac momentum")
+      ->capture_default_str()
+      ->group("Optimizer");
+  cmd->add_flag("--nesterov", a->nesterov, "sgd: Nesterov momentum")->group("Optimizer");
+  cmd->add_option("--weight-decay", a->weight_decay, "L2 (sgd, adam, kfac) or decoupled (adamw)")
+      ->capture_default_str()
+      ->group("Optimizer");
+  cmd->add_option("--beta1", a->beta1, "adam")->capture_default_str()->group("Optimizer");
+  cmd->add_option("--beta2", a->beta2, "adam")->capture_default_str()->group("Optimizer");
+  cmd->add_option("--epsilon", a->epsilon, "adam")->capture_default_str()->group("Optimizer");
+
+  cmd->add_option("--damping", a->damping, "kfac: lambda")->capture_default_str()->group("K-FAC");
+  cmd->add_option("--damping-scheme", a->damping_scheme,
+                  "kfac: pi | tikhonov (lambda_A = lambda_G = sqrt(lambda))")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--ema-decay", a->ema_decay, "kfac: beta in A <- beta A + (1-beta) A_batch")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--ema-init", a->ema_init, "kfac: first-batch | zero (ASDL)")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--factor-interval", a->factor_interval, "kfac: steps between factor updates")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--inverse-interval", a->inverse_interval,
+                  "kfac: steps between inverse refreshes (method inverse)")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--method", a->method,
+                  "kfac: inverse (1: invert factors) | solve (2: fresh linear solves)")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--kl-clip", a->kl_clip, "kfac: KL clipping bound (0: off)")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--fisher", a->fisher, "kfac: empirical | mc (labels sampled from the model)")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--bias", a->bias, "kfac: folded (Eq. 4, ones entry in A) | separate (ASDL)")
+      ->capture_default_str()
+      ->group("K-FAC");
+  cmd->add_option("--solver", a->solver.backend,
+                  "kfac: factor solver backend: cholesky | cg | spice ...")
+      ->capture_default_str()
+      ->group("Solver");
+  cmd->add_option("--cg-tolerance", a->solver.cg_tolerance, "cg: relative residual")
+      ->capture_default_str()
+      ->group("Solver");
+  cmd->add_option("--cg-max-iterations", a->solver.cg_max_iterations, "cg: iteration cap (0: 10 n)")
+      ->capture_default_str()
+      ->group("Solver");
+  a->circuit.add_to(cmd);
+
+  cmd->add_option("--batch-size", a->batch_size, "examples per step")
+      ->capture_default_str()
+      ->group("Training");
+  cmd->add_option("--steps", a->steps, "steps to run (instead of --epochs)")->group("Training");
+  cmd->add_option("--epochs", a->epochs, "epochs to run")->capture_default_str()->group("Training");
+  cmd->add_option("--seed", a->seed, "initialization, data order and Monte-Carlo labels")
+      ->capture_default_str()
+      ->group("Training");
+  cmd->add_flag("--no-shuffle", a->no_shuffle, "visit the training data in file order every epoch")
+      ->group("Training");
+  cmd->add_option("--eval-every", a->eval_every,
+                  "test-set evaluation every K steps (default: 20 times a run)")
+      ->group("Training");
+  cmd->add_option("--eval-limit", a->eval_limit,
+                  "evaluate on the first N test examples only (0: all)")
+      ->group("Training");
+
+  cmd->add_option("--compare", a->compare,
+                  "train several from the same start, e.g. adam,kfac:cholesky,kfac:spice")
+      ->group("Output");
+  cmd->add_option("--log", a->log, "per-step CSV log")->group("Output");
+  cmd->add_option("--plot", a->plot, "loss and accuracy against step and wall time (.png or .svg)")
+      ->group("Output");
+  cmd->add_option("--save", a->save, "write a checkpoint (JSON) at the end")->group("Output");
+  cmd->add_option("--init", a->init,
+                  "start from a checkpoint; optimizer options given here override its own")
+      ->group("Output");
+  cmd->add_flag("--quiet", a->quiet, "no header lines")->group("Output");
+  cmd->callback([a, cmd] { run_train(*a, cmd); });
+}
+
+}  // namespace tkfac::cli

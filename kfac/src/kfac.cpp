@@ -1,1 +1,0 @@
-// placeholder: the kfac library is filled by issue 4
