@@ -1,1 +1,162 @@
+// The `tkfac` program as a user runs it: bad input gives a clear message naming the file, line
+// or option, exit code 2, and no output file.
+#include <filesystem>
+
+#include "cli_helpers.hpp"
 #include "test_util.hpp"
+
+#include "tkfac/core/csv.hpp"
+
+using tkfac::test::run_tkfac;
+using tkfac::test::ScratchDir;
+
+namespace {
+
+const char* kGoodMatrix = "# a 3x3 SPD matrix\n4,1,0\n1,3,1\n0,1,2\n";
+const char* kGoodRhs = "1\n2\n3\n";
+
+// Runs `tkfac <args>` expecting failure: exit 2, every `expected` fragment in the message, and
+// no file at `output`.
+void check_rejected(const std::string& args, const std::vector<std::string>& expected,
+                    const std::string& output) {
+  const auto r = run_tkfac(args);
+  INFO("tkfac " << args << "\n" << r.output);
+  CHECK(r.exit_code == 2);
+  for (const auto& e : expected) CHECK(r.output.find(e) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(output));
+  // Nothing half-written next to it either.
+  const auto dir = std::filesystem::path(output).parent_path();
+  if (!std::filesystem::exists(dir)) return;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CHECK(entry.path().extension() != ".tmp");
+  }
+}
+
+// Each bad matrix file, tried with both `netlist` and `solve`.
+void check_bad_matrix(const std::string& content, const std::vector<std::string>& expected) {
+  ScratchDir dir("cli-bad-matrix");
+  const auto m = dir.write("M.csv", content);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("out.txt");
+  std::vector<std::string> with_file = expected;
+  with_file.push_back(m);
+  check_rejected(fmt::format("netlist --matrix {} --rhs {} -o {}", m, b, out), with_file, out);
+  check_rejected(fmt::format("solve --matrix {} --rhs {} --backend cholesky -o {}", m, b, out),
+                 with_file, out);
+}
+
+}  // namespace
+
+TEST_CASE("cli: non-square matrix") { check_bad_matrix("1,0,0\n0,1,0\n", {"square", "2x3"}); }
+
+TEST_CASE("cli: asymmetric matrix beyond 1e-12 relative") {
+  check_bad_matrix("4,1,0\n1.00000001,3,1\n0,1,2\n", {"symmetric"});
+}
+
+TEST_CASE("cli: matrix not positive definite") {
+  check_bad_matrix("1,2,0\n2,1,0\n0,0,1\n", {"positive definite"});
+}
+
+TEST_CASE("cli: NaN or Inf in the matrix") {
+  check_bad_matrix("4,1,0\n1,nan,1\n0,1,2\n", {":2:", "column 2", "finite"});
+  check_bad_matrix("4,1,0\n1,3,1\n0,1,inf\n", {":3:", "column 3", "finite"});
+}
+
+TEST_CASE("cli: empty matrix file") { check_bad_matrix("", {"no data"}); }
+
+TEST_CASE("cli: ragged rows") { check_bad_matrix("4,1,0\n1,3\n0,1,2\n", {":2:", "2 values"}); }
+
+TEST_CASE("cli: non-numeric cell") {
+  check_bad_matrix("4,1,0\n1,three,1\n0,1,2\n", {":2:", "column 2", "'three'", "expected a number"});
+}
+
+TEST_CASE("cli: matrix and right-hand side sizes differ") {
+  ScratchDir dir("cli-size");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", "1\n2\n");
+  const auto out = dir.file("x.csv");
+  check_rejected(fmt::format("solve --matrix {} --rhs {} -o {}", m, b, out),
+                 {b, "2 rows", "expected 3"}, out);
+  check_rejected(fmt::format("netlist --matrix {} --rhs {} -o {}", m, b, out),
+                 {b, "2 rows", "expected 3"}, out);
+}
+
+TEST_CASE("cli: missing input file") {
+  ScratchDir dir("cli-missing");
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("x.csv");
+  const auto missing = dir.file("nope.csv");
+  check_rejected(fmt::format("solve --matrix {} --rhs {} -o {}", missing, b, out),
+                 {missing, "cannot open"}, out);
+}
+
+TEST_CASE("cli: unwritable output path") {
+  ScratchDir dir("cli-unwritable");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("no-such-dir/x.csv");
+  check_rejected(fmt::format("solve --matrix {} --rhs {} -o {}", m, b, out),
+                 {"--output", out, "does not exist"}, out);
+  check_rejected(fmt::format("netlist --matrix {} --rhs {} -o {}", m, b, out),
+                 {"--output", out, "does not exist"}, out);
+}
+
+TEST_CASE("cli: unknown option value") {
+  ScratchDir dir("cli-option");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("x.csv");
+  check_rejected(fmt::format("solve --matrix {} --rhs {} --backend magic -o {}", m, b, out),
+                 {"--backend", "magic", "cholesky"}, out);
+  check_rejected(fmt::format("netlist --matrix {} --rhs {} --encoding magic -o {}", m, b, out),
+                 {"--encoding", "magic", "behavioral"}, out);
+  check_rejected(fmt::format("solve --matrix {} --rhs {} --resistance -5 -o {}", m, b, out),
+                 {"resistance"}, out);
+  check_rejected(fmt::format("solve --matrix {} --rhs {} --no-such-flag -o {}", m, b, out),
+                 {"--no-such-flag"}, out);
+}
+
+TEST_CASE("cli: every subcommand has --help") {
+  for (const char* sub : {"demo", "netlist", "solve", "train"}) {
+    const auto r = run_tkfac(fmt::format("{} --help", sub));
+    INFO(sub << "\n" << r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("Options:") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: solve writes the solution and reports it against cholesky") {
+  ScratchDir dir("cli-solve");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("B.csv", "1,0\n2,1\n3,0\n");
+  const auto out = dir.file("X.csv");
+  for (const char* backend : {"cholesky", "cg", "spice"}) {
+    const auto r = run_tkfac(fmt::format("solve --matrix {} --rhs {} --backend {} -o {}", m, b,
+                                         backend, out));
+    INFO(backend << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.output.find("error vs cholesky") != std::string::npos);
+    const Eigen::MatrixXd x = tkfac::read_csv_matrix(out);
+    Eigen::MatrixXd mm(3, 3);
+    mm << 4, 1, 0, 1, 3, 1, 0, 1, 2;
+    Eigen::MatrixXd bb(3, 2);
+    bb << 1, 0, 2, 1, 3, 0;
+    TKFAC_CHECK_REL_NEAR(x, mm.llt().solve(bb), 1e-6);
+  }
+}
+
+TEST_CASE("cli: netlist to stdout is the same text as to a file") {
+  ScratchDir dir("cli-netlist");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("n.cir");
+  const auto to_stdout = tkfac::test::run_command(
+      fmt::format("{} netlist --matrix {} --rhs {} --encoding integrator", TKFAC_CLI, m, b));
+  REQUIRE(to_stdout.exit_code == 0);
+  REQUIRE(run_tkfac(fmt::format("netlist --matrix {} --rhs {} --encoding integrator -o {}", m, b,
+                                out)).exit_code == 0);
+  std::ifstream in(out);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == to_stdout.output);
+  CHECK(text.find("* tkfac-unknown 0 ") != std::string::npos);
+}

@@ -1,1 +1,62 @@
+// tkfac netlist: write the relaxation circuit of (M + damping I) x = b as a SPICE netlist.
+#include <fmt/format.h>
 
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "inputs.hpp"
+#include "netlist_options.hpp"
+#include "tkfac/core/error.hpp"
+#include "tkfac/core/output_file.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
+
+namespace tkfac::cli {
+namespace {
+
+struct NetlistArgs {
+  std::string matrix;
+  std::string rhs;
+  double damping = 0.0;
+  std::string output;
+  CircuitArgs circuit;
+};
+
+void run_netlist(const NetlistArgs& a) {
+  netlist_gen::NetlistOptions opt = a.circuit.resolve();
+  opt.damping = a.damping;
+  if (!a.output.empty()) check_writable(a.output, "--output");
+  const Eigen::MatrixXd m = read_spd_matrix(a.matrix, a.damping);
+  Eigen::VectorXd b;
+  if (!a.rhs.empty()) {
+    const Eigen::MatrixXd bm = read_rhs(a.rhs, m.rows(), a.matrix);
+    if (bm.cols() != 1) {
+      throw InputError(fmt::format("{}: has {} columns; a netlist takes one right-hand side "
+                                   "(one value per line)",
+                                   a.rhs, bm.cols()));
+    }
+    b = bm.col(0);
+  }
+  const std::string text = netlist_gen::to_spice(netlist_gen::make_netlist(m, b, opt));
+  if (a.output.empty()) {
+    std::cout << text;
+  } else {
+    write_file_atomically(a.output, "--output", [&](std::ostream& os) { os << text; });
+  }
+}
+
+}  // namespace
+
+void register_netlist(CLI::App& app) {
+  auto args = std::make_shared<NetlistArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "netlist", "Write the SPICE netlist that solves (M + damping I) x = b by relaxation");
+  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)")->required();
+  cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero");
+  cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
+  cmd->add_option("--output,-o", args->output, "netlist file to write (default: stdout)");
+  args->circuit.add_to(cmd);
+  cmd->callback([args] { run_netlist(*args); });
+}
+
+}  // namespace tkfac::cli

@@ -1,1 +1,38 @@
-int main(){}
+// tkfac: co-simulation of thermodynamic (noise-driven analog) hardware for K-FAC.
+#include <fmt/format.h>
+
+#include <clocale>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "tkfac/core/error.hpp"
+
+int main(int argc, char** argv) {
+  std::setlocale(LC_ALL, "C");
+  CLI::App app{
+      "tkfac: thermodynamic K-FAC co-simulation with ngspice.\n"
+      "Netlists for Kronecker factors, circuit solves, and K-FAC training with pluggable solvers."};
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  tkfac::cli::register_demo(app);
+  tkfac::cli::register_netlist(app);
+  tkfac::cli::register_solve(app);
+  tkfac::cli::register_train(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, or the parse error with the option's name
+    return code == 0 ? 0 : 2;
+  } catch (const tkfac::InputError& e) {
+    std::fprintf(stderr, "tkfac: error: %s\n", e.what());
+    return 2;
+  } catch (const tkfac::SimulationError& e) {
+    std::fprintf(stderr, "tkfac: simulation failed: %s\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tkfac: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+#pragma once
+// A one-line progress bar on stderr for long work: fraction done, elapsed time, ETA and a
+// caller-supplied status (e.g. "loss 0.412 acc 85.1%"). Redraws in place on a terminal; when
+// stderr is not a terminal (CI, pipes) it prints a plain line at most every few seconds.
+//
+//   tkfac::cli::ProgressBar bar("train", total_steps);
+//   for (...) { ...; bar.update(step + 1, fmt::format("loss {:.3f}", loss)); }
+//   bar.finish();
+#include <chrono>
+#include <string>
+
+namespace tkfac::cli {
+
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, long total);
+  void update(long done, const std::string& status = {});
+  void finish(const std::string& status = {});
+
+ private:
+  void draw(long done, const std::string& status, bool final);
+  std::string label_;
+  long total_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+};
+
+}  // namespace tkfac::cli
