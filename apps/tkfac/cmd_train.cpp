@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "train.hpp"
 #include "netlist_options.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
@@ -26,45 +27,6 @@ namespace {
 
 namespace kf = tkfac::kfac;
 
-struct TrainArgs {
-  // what to train
-  std::string dataset = "fashion-mnist";
-  std::string data_dir = kf::FashionMnistOptions{}.directory;
-  int pool = 4;
-  long train_limit = 0;
-  std::string layers;  // empty: input from the data, 32 hidden, classes out
-  std::string activation = "tanh";
-  // how
-  std::string optimizer = "kfac";
-  double lr = 0, sgd_lr = 0, adam_lr = 0, kfac_lr = 0;
-  double momentum = 0.0;
-  bool nesterov = false;
-  double weight_decay = 0.0;
-  double beta1 = kf::AdamOptions{}.beta1, beta2 = kf::AdamOptions{}.beta2,
-         epsilon = kf::AdamOptions{}.epsilon;
-  double damping = kf::KfacOptions{}.damping;
-  std::string damping_scheme = "pi";
-  double ema_decay = kf::KfacOptions{}.ema_decay;
-  std::string ema_init = "first-batch";
-  int factor_interval = 1, inverse_interval = 1;
-  std::string method = "inverse";
-  double kl_clip = 0.0;
-  std::string fisher = "empirical";
-  std::string bias = "folded";
-  cosim::SolverOptions solver;
-  CircuitArgs circuit;
-  // loop
-  int batch_size = 64;
-  long steps = 0;
-  double epochs = 1.0;
-  std::uint64_t seed = 1;
-  bool no_shuffle = false;
-  long eval_every = -1;
-  long eval_limit = 0;
-  // outputs
-  std::string compare, log, plot, save, init;
-  bool quiet = false;
-};
 
 // Copies every optimizer option the user gave (`given`) into `c`; the rest keep c's values
 // (defaults, or a checkpoint's options under --init).
@@ -97,8 +59,9 @@ void apply_optimizer_args(kf::OptimizerConfig& c, const TrainArgs& a,
   if (given("--solver")) k.solver.backend = a.solver.backend;
   if (given("--cg-tolerance")) k.solver.cg_tolerance = a.solver.cg_tolerance;
   if (given("--cg-max-iterations")) k.solver.cg_max_iterations = a.solver.cg_max_iterations;
-  for (const char* o : {"--encoding", "--resistance", "--capacitance", "--opamp-gain", "--scaling",
-                        "--input-full-scale", "--sim-time", "--target-error"}) {
+  for (const char* o : {"--encoding", "--resistance", "--capacitance", "--opamp-gain",
+                        "--gain-compensation", "--scaling", "--input-full-scale", "--sim-time",
+                        "--target-error"}) {
     if (given(o)) {
       k.solver.netlist = a.circuit.resolve();
       break;
@@ -176,8 +139,9 @@ void print_summary(const std::vector<kf::History>& hs) {
                "evaluation; analog s: simulated circuit time of the solves)\n";
 }
 
-void run_train(const TrainArgs& a, CLI::App* cmd) {
-  const auto given = [cmd](const char* name) { return cmd->count(name) > 0; };
+}  // namespace
+
+void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given) {
   // Cheap checks first: bad options and unwritable outputs fail before any data is read.
   if (!a.log.empty()) check_writable(a.log, "--log");
   if (!a.save.empty()) check_writable(a.save, "--save");
@@ -279,7 +243,8 @@ void run_train(const TrainArgs& a, CLI::App* cmd) {
                              ckpt ? fmt::format(", from {}", a.init) : "")
               << fmt::format(
                      "training   {} steps of batch {} ({:.3g} epochs), test every {} steps\n",
-                     total, to.batch_size, static_cast<double>(total) / per_epoch, to.eval_every);
+                     total, to.batch_size, static_cast<double>(total) / per_epoch, to.eval_every)
+              << std::flush;  // before the progress bars on stderr
   }
 
   std::vector<kf::History> histories;
@@ -347,14 +312,7 @@ void run_train(const TrainArgs& a, CLI::App* cmd) {
   if (!a.save.empty()) std::cout << fmt::format("checkpoint written {}\n", a.save);
 }
 
-}  // namespace
-
-void register_train(CLI::App& app) {
-  auto a = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "train",
-      "Train an MLP with sgd, adam, adamw or kfac (K-FAC factor solves through a LinearSolver "
-      "backend: cholesky, cg, spice, ...); --compare several from the same start");
+void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--dataset", a->dataset, "fashion-mnist | synthetic")
       ->capture_default_str()
       ->group("Data");
@@ -470,7 +428,16 @@ void register_train(CLI::App& app) {
                   "start from a checkpoint; optimizer options given here override its own")
       ->group("Output");
   cmd->add_flag("--quiet", a->quiet, "no header lines")->group("Output");
-  cmd->callback([a, cmd] { run_train(*a, cmd); });
+}
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train an MLP with sgd, adam, adamw or kfac (K-FAC factor solves through a LinearSolver "
+      "backend: cholesky, cg, spice, ...); --compare several from the same start");
+  add_train_options(cmd, a.get());
+  cmd->callback([a, cmd] { run_train(*a, [cmd](const char* name) { return cmd->count(name) > 0; }); });
 }
 
 }  // namespace tkfac::cli
