@@ -299,6 +299,7 @@ TEST_CASE_TEMPLATE_DEFINE("K-FAC with a backend follows cholesky for 20 steps", 
     o.method = method;
     kf::Kfac ref(o);
     o.solver.backend = backend;
+    o.solver.netlist.encoding = Backend::encoding();
     kf::Kfac k(o);
     kf::TrainOptions to;
     to.batch_size = 32;
@@ -306,17 +307,33 @@ TEST_CASE_TEMPLATE_DEFINE("K-FAC with a backend follows cholesky for 20 steps", 
     kf::Trainer t1(ref_net, ref, train, nullptr, to), t2(net, k, train, nullptr, to);
     const kf::History h1 = t1.run(), h2 = t2.run();
     for (int s = 0; s < 20; ++s) {
-      CHECK(h2.records[s].train_loss == doctest::Approx(h1.records[s].train_loss).epsilon(1e-9));
+      CHECK(h2.records[s].train_loss ==
+            doctest::Approx(h1.records[s].train_loss).epsilon(Backend::tolerance()));
       CHECK(h2.records[s].converged);
     }
     for (std::size_t l = 0; l < 2; ++l)
-      TKFAC_CHECK_REL_NEAR(net.weights()[l], ref_net.weights()[l], 1e-9);
+      TKFAC_CHECK_REL_NEAR(net.weights()[l], ref_net.weights()[l], Backend::tolerance());
   }
 }
+// cg runs to a relative residual of 1e-12. The circuit, noiseless, runs each solve to a
+// relative error of 1e-6 (by its simulated time); the issue asks for 1e-4 after 20 steps.
 struct CgBackend {
   static std::string name() { return "cg"; }
+  static tkfac::netlist_gen::Encoding encoding() { return tkfac::netlist_gen::Encoding::behavioral; }
+  static double tolerance() { return 1e-9; }
 };
-TEST_CASE_TEMPLATE_INVOKE(backend_follows, CgBackend);
+struct SpiceBehavioralBackend {
+  static std::string name() { return "spice"; }
+  static tkfac::netlist_gen::Encoding encoding() { return tkfac::netlist_gen::Encoding::behavioral; }
+  static double tolerance() { return 1e-4; }
+};
+struct SpiceIntegratorBackend {
+  static std::string name() { return "spice"; }
+  static tkfac::netlist_gen::Encoding encoding() { return tkfac::netlist_gen::Encoding::integrator; }
+  static double tolerance() { return 1e-4; }
+};
+TEST_CASE_TEMPLATE_INVOKE(backend_follows, CgBackend, SpiceBehavioralBackend,
+                          SpiceIntegratorBackend);
 
 namespace {
 // Trains k steps, saves, trains one more; then loads the save and trains one step again.
