@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -306,7 +307,14 @@ Eigen::MatrixXd Kfac::precondition(int layer, const Eigen::MatrixXd& grad, StepR
 
 StepReport Kfac::step(Mlp& net, const Batch& batch) {
   StepReport report;
+  using Clock = std::chrono::steady_clock;
+  const auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  auto phase = Clock::now();
   LossAndGradient lg = loss_and_gradient(net, batch, cache_);
+  report.gradient_seconds = seconds_since(phase);
+  phase = Clock::now();
   report.loss = lg.loss;
   report.accuracy = lg.accuracy;
   if (layers_.empty()) init_layers(net);
@@ -328,6 +336,8 @@ StepReport Kfac::step(Mlp& net, const Batch& batch) {
       update_factors(net, cache_, lg.backward);
     }
   }
+  report.factor_seconds = seconds_since(phase);
+  phase = Clock::now();
 
   const std::size_t n = layers_.size();
   if (options_.method == KfacMethod::inverse &&
@@ -374,6 +384,7 @@ StepReport Kfac::step(Mlp& net, const Batch& batch) {
     net.weights()[l] -= options_.learning_rate * s.velocity;
   }
   ++steps_;
+  report.update_seconds = seconds_since(phase);
   return report;
 }
 

@@ -30,6 +30,12 @@ struct StepReport {
   int solves = 0;                    // LinearSolver calls in this step
   bool converged = true;             // false if any solve reported non-convergence
   double kl_scale = 1.0;             // K-FAC: factor applied by KL clipping (1: not clipped)
+  // Wall-time breakdown of the step (bench/kfac_step): forward + backward, factor construction
+  // (K-FAC), and everything after (preconditioning, clipping, parameter update); the part of
+  // update_seconds spent in LinearSolver calls is solver_wall_seconds.
+  double gradient_seconds = 0.0;
+  double factor_seconds = 0.0;
+  double update_seconds = 0.0;
 };
 
 class Optimizer {
