@@ -111,9 +111,20 @@ TEST_CASE("cli: unknown option value") {
   check_rejected(fmt::format("netlist --matrix {} --rhs {} --encoding magic -o {}", m, b, out),
                  {"--encoding", "magic", "behavioral"}, out);
   check_rejected(fmt::format("solve --matrix {} --rhs {} --resistance -5 -o {}", m, b, out),
-                 {"resistance"}, out);
+                 {"--resistance", "-5"}, out);
+  check_rejected(fmt::format("netlist --matrix {} --rhs {} --target-error 2 -o {}", m, b, out),
+                 {"--target-error"}, out);
   check_rejected(fmt::format("solve --matrix {} --rhs {} --no-such-flag -o {}", m, b, out),
                  {"--no-such-flag"}, out);
+}
+
+TEST_CASE("cli: a solution that overflows is refused, not written") {
+  ScratchDir dir("cli-overflow");
+  const auto m = dir.write("M.csv", "1e-310,0\n0,2e-310\n");
+  const auto b = dir.write("b.csv", "1\n1\n");
+  const auto out = dir.file("x.csv");
+  check_rejected(fmt::format("solve --matrix {} --rhs {} -o {}", m, b, out),
+                 {m, "not finite"}, out);
 }
 
 TEST_CASE("cli: every subcommand has --help") {

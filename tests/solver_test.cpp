@@ -97,7 +97,8 @@ TEST_CASE("several right-hand sides, damping and the inverse") {
     }
     Eigen::MatrixXd md = m;
     md.diagonal().array() += 0.5;
-    TKFAC_CHECK_REL_NEAR(solver->inverse(m, 0.5).x, md.inverse(), backend.tolerance * 10);
+    // Column by column within the tolerance implies the whole inverse within it (Frobenius).
+    TKFAC_CHECK_REL_NEAR(solver->inverse(m, 0.5).x, md.inverse(), backend.tolerance);
   }
 }
 

@@ -70,6 +70,7 @@ void run_solve_demo(const DemoArgs& a) {
   for (const Row& row : rows) {
     cosim::SolverOptions opt;
     opt.backend = row.backend;
+    opt.netlist = a.train.circuit.resolve();  // the user's circuit options (R, C, gain, ...)
     opt.netlist.encoding = row.encoding;
     const cosim::Solution s = cosim::LinearSolver::create(opt)->solve(m, b);
     const bool circuit = row.backend == "spice";

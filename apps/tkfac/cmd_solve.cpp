@@ -7,7 +7,9 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "netlist_options.hpp"
+#include "thermo_options.hpp"
 #include "tkfac/core/csv.hpp"
+#include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
 #include "tkfac/cosim/linear_solver.hpp"
 
@@ -21,6 +23,7 @@ struct SolveArgs {
   std::string output;
   cosim::SolverOptions solver;
   CircuitArgs circuit;
+  ThermoArgs thermo;
 };
 
 void run_solve(SolveArgs a) {
@@ -29,10 +32,16 @@ void run_solve(SolveArgs a) {
   if (!a.output.empty()) check_writable(a.output, "--output");
   const Eigen::MatrixXd m = read_spd_matrix(a.matrix, a.damping);
   const Eigen::MatrixXd b = read_rhs(a.rhs, m.rows(), a.matrix);
+  a.solver.thermo = a.thermo.resolve(m.rows());
 
   auto solver = cosim::LinearSolver::create(a.solver);
   const cosim::Solution s = solver->solve(m, b, a.damping);
   const cosim::Solution ref = cosim::LinearSolver::create({})->solve(m, b, a.damping);
+  if (!s.x.allFinite()) {
+    throw InputError(fmt::format("{}: the solution is not finite (overflow); the matrix is too "
+                                 "badly scaled for double precision",
+                                 a.matrix));
+  }
 
   Eigen::MatrixXd md = m;
   md.diagonal().array() += a.damping;
@@ -57,6 +66,7 @@ void run_solve(SolveArgs a) {
               << fmt::format("analog time        {:.4g} s over {} run(s)\n",
                              s.report.analog_seconds, s.report.iterations);
   }
+  print_thermo_report(std::cout, s.report);
   std::cout << fmt::format("wall time          {:.4g} s\n", s.report.wall_seconds);
   if (!a.output.empty()) {
     write_file_atomically(a.output, "--output",
@@ -74,7 +84,7 @@ void register_solve(CLI::App& app) {
   cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)")->required();
   cmd->add_option("--rhs,-b", args->rhs, "right-hand sides B (CSV, one column each)")->required();
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
-  cmd->add_option("--backend", args->solver.backend, "cholesky | cg | spice")->capture_default_str();
+  cmd->add_option("--backend", args->solver.backend, "cholesky | cg | spice | ou")->capture_default_str();
   cmd->add_option("--cg-tolerance", args->solver.cg_tolerance, "cg: relative residual to reach")
       ->capture_default_str();
   cmd->add_option("--cg-max-iterations", args->solver.cg_max_iterations,
@@ -82,6 +92,8 @@ void register_solve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--output,-o", args->output, "solution X to write (CSV)");
   args->circuit.add_to(cmd);
+  args->circuit.add_seed_alias(cmd);
+  args->thermo.add_to(cmd);
   cmd->callback([args] { run_solve(*args); });
 }
 

@@ -29,13 +29,43 @@ void CircuitArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--target-error", options.target_rel_error,
                   "relative error the default simulated time aims at")
       ->capture_default_str();
+  // Noise (thermodynamic solves): one held Gaussian noise current per unknown.
+  cmd->add_option("--noise-variance", options.noise_variance,
+                  "beta^-1: x ~ N(M^-1 b, beta^-1 M^-1) at equilibrium (0: noiseless)")
+      ->capture_default_str();
+  cmd->add_option("--noise-sample-time", options.noise_sample_time,
+                  "seconds between noise samples NT (0: R C / (10 alpha_max))")
+      ->capture_default_str();
+  cmd->add_option("--noise-seed", options.noise_seed,
+                  "noise seed (.options seed): same seed, same samples")
+      ->capture_default_str();
+  cmd->add_option("--max-step", options.max_step,
+                  "largest simulator time step, seconds (0: automatic; with noise <= NT)")
+      ->capture_default_str();
+}
+
+void CircuitArgs::add_seed_alias(CLI::App* cmd) {
+  cmd->add_option("--seed", options.noise_seed, "the same as --noise-seed");
 }
 
 netlist_gen::NetlistOptions CircuitArgs::resolve() const {
   netlist_gen::NetlistOptions o = options;
   o.encoding = netlist_gen::parse_encoding(encoding, "--encoding");
   o.scaling = netlist_gen::parse_scaling(scaling, "--scaling");
-  o.validate();
+  try {
+    o.validate();
+  } catch (const InputError& e) {
+    // validate() names the field ("resistance = -1: ..."); a user typed the option.
+    static const std::pair<const char*, const char*> kOptions[] = {
+        {"resistance", "--resistance"},         {"capacitance", "--capacitance"},
+        {"opamp_gain", "--opamp-gain"},         {"input_full_scale", "--input-full-scale"},
+        {"sim_time", "--sim-time"},             {"target_rel_error", "--target-error"}};
+    const std::string what = e.what();
+    for (const auto& [field, option] : kOptions) {
+      if (what.rfind(field, 0) == 0) throw InputError(fmt::format("{}: {}", option, what));
+    }
+    throw;
+  }
   return o;
 }
 
