@@ -109,6 +109,58 @@ void check_bitwise_equal(const std::vector<MatrixXd>& a, const std::vector<Matri
   }
 }
 
+// A one-hidden-layer tanh network computed from scratch in the test (not through kfac's forward
+// or backward), for the factor tests below.
+struct ScratchNet {
+  MatrixXd x1, x2;   // [x; 1] and [h; 1], layer inputs with the ones row, one column per example
+  MatrixXd h;        // hidden activations tanh(s_0)
+  MatrixXd p;        // softmax probabilities
+  MatrixXd dlogits;  // dL/dlogits of the mean loss with the true labels: (p - e_y) / b
+  MatrixXd w2;       // W_1 without its bias column
+};
+
+ScratchNet scratch_forward(const kf::Mlp& net, const kf::Batch& batch) {
+  REQUIRE(net.num_layers() == 2);
+  REQUIRE(net.activation() == kf::Activation::tanh);
+  const Eigen::Index b = batch.x.cols();
+  ScratchNet s;
+  s.x1.resize(batch.x.rows() + 1, b);
+  s.x1 << batch.x, Eigen::RowVectorXd::Ones(b);
+  s.h = (net.weights()[0] * s.x1).array().tanh().matrix();
+  s.x2.resize(s.h.rows() + 1, b);
+  s.x2 << s.h, Eigen::RowVectorXd::Ones(b);
+  const MatrixXd logits = net.weights()[1] * s.x2;
+  s.p.resize(logits.rows(), b);
+  for (Eigen::Index j = 0; j < b; ++j) {
+    const Eigen::ArrayXd e = (logits.col(j).array() - logits.col(j).maxCoeff()).exp();
+    s.p.col(j) = (e / e.sum()).matrix();
+  }
+  s.dlogits = s.p;
+  for (Eigen::Index j = 0; j < b; ++j) s.dlogits(batch.y[static_cast<std::size_t>(j)], j) -= 1.0;
+  s.dlogits /= static_cast<double>(b);
+  s.w2 = net.weights()[1].leftCols(s.h.rows());
+  return s;
+}
+
+// d logits_j / d s_0 for example j: W_1 diag(1 - h_j^2) (tanh' = 1 - tanh^2).
+MatrixXd hidden_jacobian(const ScratchNet& s, Eigen::Index j) {
+  return s.w2 * (1.0 - s.h.col(j).array().square()).matrix().asDiagonal();
+}
+
+// Empirical-Fisher batch factors, folded bias: A_l = x_l x_l^T / b and G_l = g g^T / b with
+// per-example g = b * dL/ds_l.
+void scratch_factors(const kf::Mlp& net, const kf::Batch& batch, std::vector<MatrixXd>& a,
+                     std::vector<MatrixXd>& g) {
+  const ScratchNet s = scratch_forward(net, batch);
+  const double b = static_cast<double>(batch.x.cols());
+  MatrixXd ds0(s.h.rows(), batch.x.cols());
+  for (Eigen::Index j = 0; j < ds0.cols(); ++j)
+    ds0.col(j) = hidden_jacobian(s, j).transpose() * s.dlogits.col(j);
+  const MatrixXd g0 = b * ds0, g1 = b * s.dlogits;
+  a = {s.x1 * s.x1.transpose() / b, s.x2 * s.x2.transpose() / b};
+  g = {g0 * g0.transpose() / b, g1 * g1.transpose() / b};
+}
+
 }  // namespace
 
 TEST_CASE("gradients match central finite differences (tanh and relu)") {
@@ -164,6 +216,105 @@ TEST_CASE("G carries the batch scaling: per-example g = b * dL/ds") {
   for (std::size_t l = 0; l < 2; ++l) {
     TKFAC_CHECK_REL_NEAR(k7.layers()[l].a, k1.layers()[l].a, 1e-13);
     TKFAC_CHECK_REL_NEAR(k7.layers()[l].g, k1.layers()[l].g, 1e-13);
+  }
+}
+
+TEST_CASE("factor EMA: A <- beta A + (1 - beta) A_batch on every factor update") {
+  // Several updates with different batches, for both starts and with updates every step or every
+  // other step; the batch factors are computed from scratch. The network is kept fixed (each
+  // step updates a copy) so that every batch factor is of the same parameters.
+  const auto [train, test] = kf::make_synthetic({});
+  const kf::Mlp net({8, 5, 3}, kf::Activation::tanh, 2);
+  const double beta = 0.7;  // not 0.5, so that swapping beta and 1 - beta shows
+  for (const auto init : {kf::EmaInit::first_batch, kf::EmaInit::zero}) {
+    for (const int interval : {1, 2}) {
+      CAPTURE(kf::to_string(init));
+      CAPTURE(interval);
+      kf::KfacOptions o = small_kfac();
+      o.ema_decay = beta;
+      o.ema_init = init;
+      o.factor_update_interval = interval;
+      kf::Kfac k(o);
+      std::vector<MatrixXd> ema_a{MatrixXd::Zero(9, 9), MatrixXd::Zero(6, 6)};
+      std::vector<MatrixXd> ema_g{MatrixXd::Zero(5, 5), MatrixXd::Zero(3, 3)};
+      int updates = 0;
+      for (int step = 0; step < 5; ++step) {
+        CAPTURE(step);
+        const kf::Batch batch = train.slice(step * 16, 16);
+        kf::Mlp copy = net;
+        k.step(copy, batch);
+        if (step % interval == 0) {
+          std::vector<MatrixXd> a, g;
+          scratch_factors(net, batch, a, g);
+          const bool set = updates == 0 && init == kf::EmaInit::first_batch;
+          for (std::size_t l = 0; l < 2; ++l) {
+            ema_a[l] = set ? a[l] : MatrixXd(beta * ema_a[l] + (1 - beta) * a[l]);
+            ema_g[l] = set ? g[l] : MatrixXd(beta * ema_g[l] + (1 - beta) * g[l]);
+          }
+          ++updates;
+        }
+        for (std::size_t l = 0; l < 2; ++l) {
+          CAPTURE(l);
+          TKFAC_CHECK_REL_NEAR(k.layers()[l].a, ema_a[l], 1e-12);
+          TKFAC_CHECK_REL_NEAR(k.layers()[l].g, ema_g[l], 1e-12);
+        }
+      }
+      CHECK(updates == (interval == 1 ? 5 : 3));
+    }
+  }
+}
+
+TEST_CASE("Monte-Carlo Fisher: the sampled G averages to its expectation") {
+  // With labels y_j drawn from p_j = softmax(logits_j), the per-example g_j = b dL/ds_j is
+  // J_j^T (p_j - e_y), J_j = d logits_j / d s (W_1 diag(1 - h_j^2) for the hidden layer, I for the
+  // last), and E[(p - e_y)(p - e_y)^T] = diag p - p p^T; so G_batch = (1/b) sum_j g_j g_j^T has
+  // the expectation
+  //   G_true = (1/b) sum_j J_j^T (diag p_j - p_j p_j^T) J_j.
+  // ema_decay 0 makes each step's G the batch G of one draw; the network is kept fixed (each step
+  // updates a copy). Every entry of the mean of the draws must lie within 4 standard errors
+  // (sample standard deviation / sqrt(draws)) of G_true.
+  const kf::Mlp net({4, 5, 3}, kf::Activation::tanh, 6);
+  const kf::Batch batch = random_batch(4, 3, 6, 10);
+  const double b = 6.0;
+  kf::KfacOptions o = small_kfac();
+  o.fisher = kf::FisherType::monte_carlo;
+  o.ema_decay = 0.0;
+  o.seed = 12;
+  kf::Kfac k(o);
+  const int draws = 3000;
+  std::vector<std::vector<MatrixXd>> g(2);
+  for (int d = 0; d < draws; ++d) {
+    kf::Mlp copy = net;
+    k.step(copy, batch);
+    for (std::size_t l = 0; l < 2; ++l) g[l].push_back(k.layers()[l].g);
+  }
+  const ScratchNet s = scratch_forward(net, batch);
+  std::vector<MatrixXd> exact{MatrixXd::Zero(5, 5), MatrixXd::Zero(3, 3)};
+  for (Eigen::Index j = 0; j < s.p.cols(); ++j) {
+    const Eigen::VectorXd p = s.p.col(j);
+    const MatrixXd c = MatrixXd(p.asDiagonal()) - p * p.transpose();
+    const MatrixXd jac = hidden_jacobian(s, j);
+    exact[0] += jac.transpose() * c * jac / b;
+    exact[1] += c / b;
+  }
+  for (std::size_t l = 0; l < 2; ++l) {
+    CAPTURE(l);
+    MatrixXd mean = MatrixXd::Zero(exact[l].rows(), exact[l].cols());
+    const double n = draws;
+    for (const auto& m : g[l]) mean += m / n;
+    MatrixXd var = MatrixXd::Zero(mean.rows(), mean.cols());
+    for (const auto& m : g[l]) var += (m - mean).cwiseAbs2() / (n - 1);
+    const MatrixXd se = (var / n).cwiseSqrt();
+    REQUIRE(se.minCoeff() > 0);
+    const MatrixXd z = (mean - exact[l]).cwiseQuotient(se);
+    INFO("mean of the draws:\n"
+         << tkfac::test::to_text(mean) << "\nG_true:\n"
+         << tkfac::test::to_text(exact[l]) << "\nstandard errors:\n"
+         << tkfac::test::to_text(se) << "\n(mean - G_true) / se:\n"
+         << tkfac::test::to_text(z));
+    CHECK(z.cwiseAbs().maxCoeff() <= 4.0);
+    // The test can tell a G scaled wrongly by the batch size: b G_true is far outside.
+    CHECK(((mean - b * exact[l]).cwiseQuotient(se)).cwiseAbs().maxCoeff() > 4.0);
   }
 }
 
@@ -562,6 +713,73 @@ TEST_CASE("Fashion-MNIST: missing, truncated and corrupt files give InputError n
         std::string::npos);
   std::remove(images.c_str());
   std::remove(labels.c_str());
+}
+
+TEST_CASE("Fashion-MNIST: a damaged file of the package names the file and how to reinstall") {
+  const std::filesystem::path dir = temp_path("fashion-mnist");
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+    std::filesystem::copy_file(std::filesystem::path("/usr/share/datasets/fashion-mnist") / f,
+                               dir / f, std::filesystem::copy_options::overwrite_existing);
+  }
+  kf::FashionMnistOptions fo;
+  fo.directory = dir.string();
+  fo.pool = 4;
+  CHECK(kf::load_fashion_mnist(kf::Split::test, fo).size() == 10000);  // the copy is fine
+  const std::string reinstall = "apt-get install --reinstall dataset-fashion-mnist";
+  std::filesystem::resize_file(dir / "t10k-images-idx3-ubyte.gz", 1000);  // truncated
+  std::string message = input_error_message([&] { kf::load_fashion_mnist(kf::Split::test, fo); });
+  CHECK(message.find((dir / "t10k-images-idx3-ubyte.gz").string()) != std::string::npos);
+  CHECK(message.find(reinstall) != std::string::npos);
+  std::filesystem::copy_file("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                             dir / "t10k-images-idx3-ubyte.gz",
+                             std::filesystem::copy_options::overwrite_existing);
+  write_gz((dir / "t10k-labels-idx1-ubyte.gz").string(), idx_header(0x801, {3}));  // 0 of 3 labels
+  message = input_error_message([&] { kf::load_fashion_mnist(kf::Split::test, fo); });
+  CHECK(message.find((dir / "t10k-labels-idx1-ubyte.gz").string()) != std::string::npos);
+  CHECK(message.find(reinstall) != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("optimizer state with negative or fractional counts is rejected") {
+  const auto [train, test] = kf::make_synthetic({});
+  const kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+  for (const char* name : {"kfac", "sgd", "adam"}) {
+    CAPTURE(std::string(name));
+    kf::OptimizerConfig cfg;
+    cfg.name = name;
+    cfg.kfac = small_kfac();
+    auto opt = kf::make_optimizer(cfg);
+    kf::Mlp copy = net;
+    opt->step(copy, train.slice(0, 16));
+    const nlohmann::json good = opt->state();
+    auto fresh = kf::make_optimizer(cfg);
+    fresh->load_state(good, net);
+    CHECK(fresh->steps() == 1);
+    const auto rejected = [&](const char* key, const nlohmann::json& value,
+                              const std::string& expected) {
+      nlohmann::json bad = good;
+      bad[key] = value;
+      CAPTURE(std::string(key));
+      CAPTURE(value.dump());
+      const std::string message = input_error_message([&] { fresh->load_state(bad, net); });
+      CHECK(message.find(key) != std::string::npos);
+      CHECK(message.find(expected) != std::string::npos);
+      CHECK(fresh->steps() == 1);  // unchanged
+    };
+    rejected("steps", -1, ">= 0");
+    rejected("steps", 2.5, "integer");
+    if (std::string(name) == "kfac") {
+      rejected("factor_updates", -3, ">= 0");
+      rejected("factor_updates", 2, "exceeds");
+    }
+    if (std::string(name) == "adam") {
+      nlohmann::json bad = good;
+      bad["v"][0]["data"][0] = -1.0;
+      CHECK(input_error_message([&] { fresh->load_state(bad, net); }).find("v[0]") !=
+            std::string::npos);
+    }
+  }
 }
 
 TEST_CASE("bad input gives InputError with a clear message") {

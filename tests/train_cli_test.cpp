@@ -123,6 +123,95 @@ TEST_CASE("train: bad input exits with 2 and names the option or file") {
                                dir.file(std::string("fm/") + f));
   }
   std::filesystem::resize_file(dir.file("fm/train-images-idx3-ubyte.gz"), 1000);
-  check_rejected("train --data-dir " + dir.file("fm") + " " + outs, {"train-images-idx3-ubyte.gz"},
-                 files);
+  check_rejected(
+      "train --data-dir " + dir.file("fm") + " " + outs,
+      {"train-images-idx3-ubyte.gz", "apt-get install --reinstall dataset-fashion-mnist"}, files);
+}
+
+TEST_CASE("train: counts and seeds out of range are rejected by the option's name") {
+  ScratchDir dir("train-cli-counts");
+  const std::string log = dir.file("log.csv");
+  const std::string outs = "--dataset synthetic --log " + log;
+  const std::vector<std::string> files{log};
+  check_rejected("train --train-limit -1 " + outs, {"--train-limit", ">= 0"}, files);
+  CHECK(run_tkfac("train --train-limit -1 " + outs).output.find("--limit:") == std::string::npos);
+  check_rejected("train --steps 0 " + outs, {"--steps", "positive"}, files);
+  check_rejected("train --steps -3 " + outs, {"--steps", "positive"}, files);
+  check_rejected("train --eval-every -5 " + outs, {"--eval-every", ">= 0"}, files);
+  check_rejected("train --seed -1 " + outs, {"--seed", "non-negative"}, files);
+  check_rejected("train --seed ' -7' " + outs, {"--seed", "non-negative"}, files);
+}
+
+TEST_CASE("train: a corrupt optimizer or trainer state in --init names the file") {
+  ScratchDir dir("train-cli-state");
+  const std::string log = dir.file("log.csv");
+  for (const char* optimizer : {"kfac", "sgd", "adam"}) {
+    CAPTURE(std::string(optimizer));
+    const std::string good = dir.file(std::string(optimizer) + ".json");
+    const auto made = run_tkfac(fmt::format(
+        "train --quiet --dataset synthetic --steps 2 --optimizer {} --save {}", optimizer, good));
+    INFO(made.output);
+    REQUIRE(made.exit_code == 0);
+    const nlohmann::json j = read_json(good);
+    const auto corrupt = [&](const std::string& name, auto&& change,
+                             const std::vector<std::string>& expected) {
+      nlohmann::json bad = j;
+      change(bad);
+      const std::string path = dir.write(name, bad.dump());
+      std::vector<std::string> all{fmt::format("--init '{}': ", path)};
+      all.insert(all.end(), expected.begin(), expected.end());
+      check_rejected(
+          fmt::format("train --dataset synthetic --steps 1 --init {} --log {}", path, log), all,
+          {log});
+    };
+    corrupt("steps.json", [](nlohmann::json& c) { c["optimizer"]["state"]["steps"] = -4; },
+            {"steps", ">= 0"});
+    corrupt("offset.json", [](nlohmann::json& c) { c["trainer"]["offset"] = 100000; },
+            {"trainer state", "offset 100000"});
+    if (std::string(optimizer) == "kfac") {
+      corrupt("g.json",
+              [](nlohmann::json& c) { c["optimizer"]["state"]["layers"][1]["G"]["rows"] = 5; },
+              {"layer 1 G", "expected 3 x 3"});
+      corrupt("updates.json",
+              [](nlohmann::json& c) { c["optimizer"]["state"]["factor_updates"] = -1; },
+              {"factor_updates", ">= 0"});
+    }
+  }
+}
+
+TEST_CASE("train: the circuit backend announces its work before training") {
+  ScratchDir dir("train-cli-circuit");
+  // 8-3 network: A is 9 x 9 and G 3 x 3, so Method 1 takes 9 + 3 runs per inverse refresh and
+  // Method 2 (8 + 1) + 3 per step.
+  const std::string small = "train --dataset synthetic --layers 8,3 --solver spice --steps 1 ";
+  auto r = run_tkfac(small + "--inverse-interval 5");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("kfac:spice: factor sizes A 9 and G 3") != std::string::npos);
+  CHECK(r.output.find("12 circuit runs per inverse refresh") != std::string::npos);
+  CHECK(r.output.find("a refresh every 5 steps") != std::string::npos);
+  CHECK(r.output.find("warning") == std::string::npos);
+  r = run_tkfac(small + "--method solve");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("12 circuit runs every step") != std::string::npos);
+  r = run_tkfac("train --dataset synthetic --steps 1");
+  CHECK(r.output.find("circuit runs") == std::string::npos);  // cholesky: no circuit
+
+  // A factor larger than 100 gets a warning, even with --quiet. Training it would take minutes,
+  // so the run is stopped right after the announcement by a corrupt optimizer state in --init.
+  const std::string big = dir.file("big.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --layers 8,120,3 --steps 1 "
+                                "--save {}",
+                                big))
+              .exit_code == 0);
+  nlohmann::json j = read_json(big);
+  j["optimizer"]["state"]["steps"] = -1;
+  const std::string bad = dir.write("bad.json", j.dump());
+  r = run_tkfac(
+      fmt::format("train --quiet --dataset synthetic --steps 1 --solver spice --init {}", bad));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("factor A of layer 1 is 121 x 121") != std::string::npos);
+  CHECK(r.output.find("n^3") != std::string::npos);
 }

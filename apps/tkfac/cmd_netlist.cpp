@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "layer_netlist.hpp"
 #include "netlist_options.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
@@ -20,9 +21,31 @@ struct NetlistArgs {
   double damping = 0.0;
   std::string output;
   CircuitArgs circuit;
+  std::string activations;  // --activations: M = a a^T / b from an N x b array
+  LayerArgs layer;          // --model ...: a factor of a trained network's layer
 };
 
 void run_netlist(const NetlistArgs& a) {
+  const int sources = !a.matrix.empty() + !a.activations.empty() + !a.layer.model.empty();
+  if (sources != 1) {
+    throw InputError(
+        "--matrix: expected exactly one of --matrix, --activations and --model (the matrix to "
+        "encode)");
+  }
+  if (!a.layer.model.empty()) {
+    run_layer_netlist(a.layer, a.circuit, a.output);
+    return;
+  }
+  if (!a.activations.empty()) {
+    if (!a.output.empty()) check_writable(a.output, "--output");
+    const std::string text = activation_file_netlist(a.activations, a.rhs, a.damping, a.circuit);
+    if (a.output.empty()) {
+      std::cout << text;
+    } else {
+      write_file_atomically(a.output, "--output", [&](std::ostream& os) { os << text; });
+    }
+    return;
+  }
   netlist_gen::NetlistOptions opt = a.circuit.resolve();
   opt.damping = a.damping;
   if (!a.output.empty()) check_writable(a.output, "--output");
@@ -51,12 +74,22 @@ void register_netlist(CLI::App& app) {
   auto args = std::make_shared<NetlistArgs>();
   CLI::App* cmd = app.add_subcommand(
       "netlist", "Write the SPICE netlist that solves (M + damping I) x = b by relaxation");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)")->required();
+  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)");
+  cmd->add_option("--activations", args->activations,
+                  "instead of --matrix: N x b array a (CSV), M = a a^T / b; with --encoding "
+                  "activation M is never formed");
   cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero");
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
   cmd->add_option("--output,-o", args->output, "netlist file to write (default: stdout)");
   args->circuit.add_to(cmd);
-  cmd->callback([args] { run_netlist(*args); });
+  args->circuit.add_seed_alias(cmd);
+  add_layer_options(cmd, &args->layer);
+  cmd->callback([args, cmd] {
+    // --seed seeds everything random here: the batch drawn (as `tkfac train --seed`) and the noise.
+    const CLI::Option* seed = cmd->get_option_no_throw("--seed");
+    if (seed != nullptr && seed->count() > 0) args->layer.seed = args->circuit.options.noise_seed;
+    run_netlist(*args);
+  });
 }
 
 }  // namespace tkfac::cli

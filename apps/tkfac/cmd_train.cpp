@@ -139,6 +139,64 @@ void print_summary(const std::vector<kf::History>& hs) {
                "evaluation; analog s: simulated circuit time of the solves)\n";
 }
 
+// Circuit work of a K-FAC run on the spice backend, so that a slow start is not taken for a hang:
+// the factor sizes and the circuit runs they take. No time estimate: run time per circuit
+// depends on the factor's spectrum and size and is not measured here. The noiseless circuit
+// solves one right-hand side per run (cosim SpiceSolver), so an n x n inverse is n runs; with
+// noise, cosim's inverse method "auto" (train has no option to change it) estimates an inverse
+// from one run's covariance.
+struct CircuitWork {
+  std::string line;     // for the header
+  std::string warning;  // non-empty when a factor is large
+};
+
+CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf::KfacOptions& k) {
+  CircuitWork out;
+  if (k.solver.backend != "spice") return out;
+  std::vector<long> a_dims, g_dims;
+  long per_refresh = 0, per_step = 0, largest = 0;
+  std::string largest_name;
+  const bool covariance_inverse = k.solver.netlist.noise_variance > 0.0;
+  for (std::size_t l = 0; l < net.weights().size(); ++l) {
+    const auto& w = net.weights()[l];
+    const long n_out = w.rows(), cols = w.cols();
+    const long da = k.bias == kf::BiasMode::folded ? cols : cols - 1;
+    a_dims.push_back(da);
+    g_dims.push_back(n_out);
+    per_refresh += covariance_inverse ? 2 : da + n_out;
+    // Method 2: G X = dW_bar has a right-hand side per column of W_bar, A U^T = X^T one per row.
+    per_step += cols + n_out;
+    for (const auto& [n, name] : {std::pair{da, 'A'}, std::pair{n_out, 'G'}}) {
+      if (n > largest) {
+        largest = n;
+        largest_name = fmt::format("{} of layer {}", name, l);
+      }
+    }
+  }
+  const std::string sizes = fmt::format("factor sizes A {} and G {} (per layer)",
+                                        fmt::join(a_dims, ","), fmt::join(g_dims, ","));
+  if (k.method == kf::KfacMethod::inverse) {
+    out.line = fmt::format(
+        "circuit    {}: {}; {} circuit runs per inverse refresh ({}), a refresh every {} "
+        "step{}, the first before step 1\n",
+        label, sizes, per_refresh,
+        covariance_inverse ? "one noisy run per factor" : "one per factor column",
+        k.inverse_update_interval, k.inverse_update_interval == 1 ? "" : "s");
+  } else {
+    out.line = fmt::format(
+        "circuit    {}: {}; {} circuit runs every step (Method 2: one per right-hand side)\n",
+        label, sizes, per_step);
+  }
+  if (largest > 100) {
+    out.warning = fmt::format(
+        "tkfac: warning: {}: factor {} is {} x {}; each circuit run costs roughly n^3 (every "
+        "node is coupled to every other, so each time step's LU factorization is dense), so "
+        "expect a long wait before the first progress update\n",
+        label, largest_name, largest, largest);
+  }
+  return out;
+}
+
 }  // namespace
 
 void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given) {
@@ -155,6 +213,18 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   }
   if (given("--steps") && given("--epochs"))
     throw InputError("--steps and --epochs: give only one");
+  // TrainOptions reads steps == 0 as "use --epochs" and the header reads a negative eval_every as
+  // "default"; given explicitly, those values are mistakes, not requests for the default.
+  if (given("--steps") && a.steps <= 0) {
+    throw InputError(fmt::format("--steps: must be positive (or give --epochs), got {}", a.steps));
+  }
+  if (given("--eval-every") && a.eval_every < 0) {
+    throw InputError(fmt::format("--eval-every: must be >= 0 (0: only after the last step), got {}",
+                                 a.eval_every));
+  }
+  if (a.train_limit < 0) {
+    throw InputError(fmt::format("--train-limit: must be >= 0 (0: all), got {}", a.train_limit));
+  }
   const kf::Activation activation = kf::parse_activation(a.activation);
 
   std::optional<kf::Checkpoint> ckpt;
@@ -246,19 +316,34 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
                      total, to.batch_size, static_cast<double>(total) / per_epoch, to.eval_every)
               << std::flush;  // before the progress bars on stderr
   }
+  for (const auto& r : runs) {
+    if (r.optimizer.name != "kfac") continue;
+    const CircuitWork w = circuit_work(r.label, *net, r.optimizer.kfac);
+    if (!a.quiet) std::cout << w.line << std::flush;
+    std::cerr << w.warning << std::flush;  // even with --quiet: a long silence looks like a hang
+  }
 
   std::vector<kf::History> histories;
   if (runs.size() == 1 && a.compare.empty()) {
     auto optimizer = kf::make_optimizer(cfg);
+    // The checkpoint's optimizer and trainer state are checked only here, against the network
+    // and data; their errors name the file.
+    const auto from_checkpoint = [&](const auto& restore) {
+      try {
+        restore();
+      } catch (const InputError& e) {
+        throw InputError(fmt::format("--init '{}': {}", a.init, e.what()));
+      }
+    };
     if (ckpt && ckpt->optimizer.name == cfg.name)
-      optimizer->load_state(ckpt->optimizer_state, *net);
+      from_checkpoint([&] { optimizer->load_state(ckpt->optimizer_state, *net); });
     kf::Trainer trainer(*net, *optimizer, train, &test, to);
     if (ckpt) {
       kf::TrainerState s = ckpt->trainer;
       if (given("--seed")) s.seed = to.seed;
       if (given("--no-shuffle")) s.shuffle = to.shuffle;
       if (given("--batch-size")) s.batch_size = to.batch_size;
-      trainer.set_state(s);
+      from_checkpoint([&] { trainer.set_state(s); });
     }
     ProgressBar bar("train " + runs[0].label, total);
     double smooth = std::nan(""), test_acc = std::nan("");
@@ -311,6 +396,20 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   }
   if (!a.save.empty()) std::cout << fmt::format("checkpoint written {}\n", a.save);
 }
+
+namespace {
+// CLI11 2.1 reads "-1" into an unsigned option as 2^64 - 1 (strtoull); refuse the sign instead.
+CLI::Validator non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto first = text.find_first_not_of(" \t");
+        if (first != std::string::npos && text[first] == '-')
+          return "must be a non-negative integer, got " + text;
+        return {};
+      },
+      "UINT");
+}
+}  // namespace
 
 void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--dataset", a->dataset, "fashion-mnist | synthetic")
@@ -407,6 +506,7 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--epochs", a->epochs, "epochs to run")->capture_default_str()->group("Training");
   cmd->add_option("--seed", a->seed, "initialization, data order and Monte-Carlo labels")
       ->capture_default_str()
+      ->check(non_negative_integer())
       ->group("Training");
   cmd->add_flag("--no-shuffle", a->no_shuffle, "visit the training data in file order every epoch")
       ->group("Training");

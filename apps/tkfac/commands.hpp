@@ -11,5 +11,7 @@ void register_netlist(CLI::App& app);
 void register_solve(CLI::App& app);
 void register_demo(CLI::App& app);
 void register_train(CLI::App& app);
+void register_relax(CLI::App& app);
+void register_sample(CLI::App& app);
 
 }  // namespace tkfac::cli

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   tkfac::cli::register_netlist(app);
   tkfac::cli::register_solve(app);
   tkfac::cli::register_train(app);
+  tkfac::cli::register_relax(app);
+  tkfac::cli::register_sample(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -49,6 +49,41 @@ std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// A signed heatmap panel: its data block (x y value per cell, a blank line after each row, for
+// gnuplot's `with image`) goes to `data` as index `index`; returns the panel's commands, which
+// restore the settings line panels expect.
+std::string heatmap_commands(const PlotPanel& panel, int index, std::ostringstream& data) {
+  double largest = 0.0;
+  for (double v : panel.heatmap) {
+    if (std::isfinite(v)) largest = std::max(largest, std::abs(v));
+  }
+  if (largest == 0.0) largest = 1.0;
+  data << "# panel heatmap: " << panel.title << "\n";
+  for (int i = 0; i < panel.heatmap_rows; ++i) {
+    for (int j = 0; j < panel.heatmap_cols; ++j) {
+      const double v =
+          panel.heatmap[static_cast<std::size_t>(i) * static_cast<std::size_t>(panel.heatmap_cols) +
+                        static_cast<std::size_t>(j)];
+      data << fmt::format("{} {} {:.10g}\n", j, i, std::isfinite(v) ? v : 0.0);
+    }
+    data << "\n";
+  }
+  data << "\n";
+  std::ostringstream c;
+  c << fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),
+                   quoted(panel.xlabel), quoted(panel.ylabel));
+  c << "unset logscale x\nunset logscale y\nunset grid\n";
+  c << "set palette defined (-1 'blue', 0 'white', 1 'red')\n";
+  // The color box's label would collide with a neighbouring panel's y label: the unit goes in
+  // the title instead (heatmap_label).
+  c << fmt::format("set cbrange [{:.10g}:{:.10g}]\n", -largest, largest);
+  c << fmt::format("set xrange [-0.5:{}]\nset yrange [{}:-0.5]\n", panel.heatmap_cols - 0.5,
+                   panel.heatmap_rows - 0.5);
+  c << fmt::format("plot data index {} using 1:2:3 with image notitle\n", index);
+  c << "set xrange [*:*]\nset yrange [*:*]\nset autoscale cb\nset grid\n";
+  return c.str();
+}
+
 }  // namespace
 
 void check_plot_path(const std::string& path, const std::string& option) {
@@ -83,6 +118,11 @@ void write_plot(const std::string& path, const std::vector<PlotPanel>& panels,
   int index = 0;
   for (int p = 0; p < n; ++p) {
     const auto& panel = panels[static_cast<std::size_t>(p)];
+    if (!panel.heatmap.empty()) {
+      plots << heatmap_commands(panel, index, data);
+      ++index;
+      continue;
+    }
     std::vector<std::string> items;
     for (const auto& s : panel.series) {
       std::ostringstream block;
@@ -96,7 +136,10 @@ void write_plot(const std::string& path, const std::vector<PlotPanel>& panels,
       if (points == 0) continue;
       data << "# panel " << p << ": " << s.label << "\n" << block.str() << "\n\n";
       items.push_back(fmt::format("data index {} using 1:2 with {} lw 1.5 title {}", index,
-                                  points == 1 ? "points" : "lines", quoted(s.label)));
+                                  !s.style.empty() ? s.style
+                                  : points == 1    ? std::string("points")
+                                                   : std::string("lines"),
+                                  quoted(s.label)));
       ++index;
     }
     plots << fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),

@@ -17,6 +17,7 @@ namespace tkfac::cli {
 struct PlotSeries {
   std::string label;
   std::vector<double> x, y;
+  std::string style = {};  // gnuplot `with` style, e.g. "points pt 7"; empty: lines (points if one)
 };
 
 struct PlotPanel {
@@ -27,6 +28,12 @@ struct PlotPanel {
   bool log_y = false;
   std::string key = "top right";  // gnuplot `set key` position
   std::vector<PlotSeries> series;
+  // Non-empty: the panel is a signed heatmap of this heatmap_rows x heatmap_cols matrix
+  // (row-major; row 0 at the top; blue < 0 < red, white at 0, symmetric color range) and
+  // `series` is not drawn. No color box label: put the unit in the title.
+  std::vector<double> heatmap;
+  int heatmap_rows = 0;
+  int heatmap_cols = 0;
 };
 
 struct PlotOptions {

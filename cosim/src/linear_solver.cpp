@@ -8,6 +8,7 @@
 
 #include "tkfac/core/error.hpp"
 #include "tkfac/cosim/session.hpp"
+#include "thermo_solver.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::cosim {
@@ -96,6 +97,8 @@ class CgSolver final : public LinearSolver {
   int cap_;
 };
 
+}  // namespace
+
 // ngspice allows one instance per process: every spice solver alive shares one Session, created
 // on first use and destroyed with the last solver.
 std::shared_ptr<Session> shared_session() {
@@ -107,6 +110,8 @@ std::shared_ptr<Session> shared_session() {
   }
   return s;
 }
+
+namespace {
 
 // The circuit: netlist_gen writes the relaxation circuit, an in-process ngspice session runs it
 // from a cold start and the final node voltages, times the netlist's scales, are the solution.
@@ -125,6 +130,12 @@ class SpiceSolver final : public LinearSolver {
     opt.validate();
     netlist_gen::validate_spd(m, damping, "matrix");
     check_rhs(m, b);
+    if (b.cols() == 0) {
+      Solution none;
+      none.x = Eigen::MatrixXd(m.rows(), 0);
+      none.report.backend = "spice";
+      return none;
+    }
     if (!session_) session_ = shared_session();
 
     Solution s{Eigen::MatrixXd::Zero(b.rows(), b.cols()), {}};
@@ -138,32 +149,34 @@ class SpiceSolver final : public LinearSolver {
     run.nodes.reserve(nl.unknowns.size());
     for (const auto& u : nl.unknowns) run.nodes.push_back(u.node);
 
-    struct Cleanup {
-      Session& session;
-      ~Cleanup() {
-      try {
-        session.remove_circuit();
-      } catch (...) {  // a failed clean-up must not hide the error that brought us here
+    {  // the circuit is removed at the end of this block, inside the measured wall time
+      struct Cleanup {
+        Session& session;
+        ~Cleanup() {
+          try {
+            session.remove_circuit();
+          } catch (...) {  // a failed clean-up must not hide the error that brought us here
+          }
+        }
+      } cleanup{*session_};
+      session_->load(netlist_gen::to_spice(nl));
+      for (Eigen::Index c = 0; c < b.cols(); ++c) {
+        Eigen::VectorXd scales(nl.unknowns.size());
+        if (c == 0) {
+          for (const auto& u : nl.unknowns) scales(u.index) = u.scale;
+        } else {
+          const auto values = netlist_gen::input_values(nl, b.col(c), opt);
+          for (const auto& [element, value] : values.sources) session_->alter_dc(element, value);
+          scales = values.unknown_scales;
+        }
+        const RunResult r = session_->run(run);
+        for (std::size_t k = 0; k < nl.unknowns.size(); ++k) {
+          const int i = nl.unknowns[k].index;
+          s.x(i, c) = scales(i) * r.final_values(static_cast<Eigen::Index>(k));
+        }
+        s.report.analog_seconds += r.final_time;
+        ++s.report.iterations;
       }
-    }
-    } cleanup{*session_};
-    session_->load(netlist_gen::to_spice(nl));
-    for (Eigen::Index c = 0; c < b.cols(); ++c) {
-      Eigen::VectorXd scales(nl.unknowns.size());
-      if (c == 0) {
-        for (const auto& u : nl.unknowns) scales(u.index) = u.scale;
-      } else {
-        const auto values = netlist_gen::input_values(nl, b.col(c), opt);
-        for (const auto& [element, value] : values.sources) session_->alter_dc(element, value);
-        scales = values.unknown_scales;
-      }
-      const RunResult r = session_->run(run);
-      for (std::size_t k = 0; k < nl.unknowns.size(); ++k) {
-        const int i = nl.unknowns[k].index;
-        s.x(i, c) = scales(i) * r.final_values(static_cast<Eigen::Index>(k));
-      }
-      s.report.analog_seconds += r.final_time;
-      ++s.report.iterations;
     }
     s.report.wall_seconds = seconds_since(start);
     return s;
@@ -191,18 +204,22 @@ void SolverOptions::validate() const {
                                  cg_max_iterations));
   }
   netlist.validate();
+  thermo.validate();
 }
 
 Solution LinearSolver::inverse(const Eigen::MatrixXd& m, double damping) {
   return solve(m, Eigen::MatrixXd::Identity(m.rows(), m.cols()), damping);
 }
 
-std::vector<std::string> LinearSolver::backends() { return {"cholesky", "cg", "spice"}; }
+std::vector<std::string> LinearSolver::backends() { return {"cholesky", "cg", "spice", "ou"}; }
 
 std::unique_ptr<LinearSolver> LinearSolver::create(const SolverOptions& options) {
   options.validate();
   if (options.backend == "cholesky") return std::make_unique<CholeskySolver>();
   if (options.backend == "cg") return std::make_unique<CgSolver>(options);
+  // Thermodynamic solves (thermo_solver.cpp): the exact OU twin, and the circuit whenever it is
+  // noisy, run for a finite analog time or warm-started.
+  if (options.backend == "ou" || uses_thermo(options)) return make_thermo_solver(options);
   return std::make_unique<SpiceSolver>(options);
 }
 

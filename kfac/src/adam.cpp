@@ -92,7 +92,7 @@ nlohmann::json Adam::state() const {
 
 void Adam::load_state(const nlohmann::json& state, const Mlp& net) {
   const std::string what = "adam state";
-  const long steps = detail::get<long>(state, "steps", what);
+  const long steps = detail::get_count(state, "steps", what);
   const auto m = detail::get<nlohmann::json>(state, "m", what);
   const auto v = detail::get<nlohmann::json>(state, "v", what);
   const std::size_t n = net.weights().size();
@@ -105,6 +105,9 @@ void Adam::load_state(const nlohmann::json& state, const Mlp& net) {
     const auto r = net.weights()[l].rows(), c = net.weights()[l].cols();
     mm.push_back(detail::matrix_from_json(m[l], fmt::format("{}: m[{}]", what, l), r, c));
     vv.push_back(detail::matrix_from_json(v[l], fmt::format("{}: v[{}]", what, l), r, c));
+    if ((vv.back().array() < 0).any()) {  // a mean of squares; sqrt(v) in the update
+      throw InputError(fmt::format("{}: v[{}] has a negative entry", what, l));
+    }
   }
   steps_ = steps;
   m_ = std::move(mm);

@@ -41,6 +41,9 @@ namespace {
 
 constexpr const char* k_package_hint =
     "install the Debian package with `apt-get install dataset-fashion-mnist`";
+constexpr const char* k_reinstall_hint =
+    "a damaged Fashion-MNIST file: reinstall it with `apt-get install --reinstall "
+    "dataset-fashion-mnist`";
 
 // A whole gzip file in memory. zlib reads a non-gzip file transparently, so the IDX checks
 // below are what catch a wrong file.
@@ -170,7 +173,12 @@ Dataset load_fashion_mnist(Split split, const FashionMnistOptions& options) {
       throw InputError(fmt::format("Fashion-MNIST file {} is missing: {}", f, k_package_hint));
     }
   }
-  Dataset d = read_idx_dataset(images, labels, options.pool, options.limit);
+  Dataset d;
+  try {
+    d = read_idx_dataset(images, labels, options.pool, options.limit);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{} ({})", e.what(), k_reinstall_hint));
+  }
   const int side = 28 / options.pool;
   d.name = fmt::format("fashion-mnist {} ({}x{})", prefix, side, side);
   return d;

@@ -78,6 +78,17 @@ T get(const nlohmann::json& j, const char* key, const std::string& what) {
   }
 }
 
+// j[key] as a count: an integer >= 0 (a step count, say), or InputError naming `what`.
+inline long get_count(const nlohmann::json& j, const char* key, const std::string& what) {
+  if (j.is_object() && j.contains(key) && !j.at(key).is_number_integer()) {
+    throw InputError(
+        fmt::format("{}: \"{}\" must be an integer, got {}", what, key, j.at(key).dump()));
+  }
+  const long n = get<long>(j, key, what);
+  if (n < 0) throw InputError(fmt::format("{}: \"{}\" must be >= 0, got {}", what, key, n));
+  return n;
+}
+
 // j[key] as T if present, else `fallback`.
 template <class T>
 T get_or(const nlohmann::json& j, const char* key, T fallback, const std::string& what) {

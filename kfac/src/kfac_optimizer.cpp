@@ -10,6 +10,7 @@
 
 #include "json_util.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/kfac/kfac_factors.hpp"
 #include "tkfac/kfac/loss.hpp"
 
 namespace tkfac::kfac {
@@ -52,7 +53,7 @@ constexpr EnumName<BiasMode> k_bias[] = {{BiasMode::folded, "folded"},
 constexpr EnumName<EmaInit> k_ema_init[] = {{EmaInit::first_batch, "first-batch"},
                                             {EmaInit::zero, "zero"}};
 
-// (x x^T) / b as an exactly symmetric matrix (the solvers check symmetry).
+// (x x^T) * scale as an exactly symmetric matrix (the solvers check symmetry).
 Eigen::MatrixXd gram(const Eigen::MatrixXd& x, double scale) {
   Eigen::MatrixXd m = Eigen::MatrixXd::Zero(x.rows(), x.rows());
   m.selfadjointView<Eigen::Lower>().rankUpdate(x, scale);
@@ -60,6 +61,73 @@ Eigen::MatrixXd gram(const Eigen::MatrixXd& x, double scale) {
 }
 
 }  // namespace
+
+LayerFactors layer_factors(const ForwardCache& cache, const Backward& fisher_backward, int layer,
+                           BiasMode bias) {
+  const auto l = static_cast<std::size_t>(layer);
+  const Eigen::MatrixXd& a = cache.inputs[l];
+  const double b = static_cast<double>(a.cols());
+  LayerFactors f;
+  if (bias == BiasMode::folded) {
+    f.a_array.resize(a.rows() + 1, a.cols());
+    f.a_array.topRows(a.rows()) = a;
+    f.a_array.bottomRows(1).setOnes();
+  } else {
+    f.a_array = a;
+  }
+  f.a = gram(f.a_array, 1.0 / b);
+  // Per-example g = b * dL/ds (the loss is a batch mean), so G_batch = (1/b) sum g g^T
+  // = b * sum (dL/ds)(dL/ds)^T, computed in that second form (one rounding less).
+  const Eigen::MatrixXd& ds = fisher_backward.output_grads[l];
+  f.g_array = b * ds;
+  f.g = gram(ds, b);
+  return f;
+}
+
+Backward fisher_backward(const Mlp& net, const ForwardCache& cache, const Eigen::MatrixXd& logits,
+                         const Backward& loss_backward, FisherType fisher, std::mt19937_64& rng) {
+  if (fisher == FisherType::empirical) return loss_backward;
+  // Monte-Carlo Fisher: back-propagate the loss of labels drawn from the model's own
+  // predictive distribution (Martens & Grosse 2015, section 5).
+  const std::vector<int> sampled = sample_labels(logits, rng);
+  Eigen::MatrixXd dlogits;
+  softmax_cross_entropy(logits, sampled, &dlogits);
+  return net.backward(cache, dlogits, false);
+}
+
+Eigen::MatrixXd kfac_gradient(const Eigen::MatrixXd& loss_gradient, const Eigen::MatrixXd& weights,
+                              const KfacOptions& options) {
+  if (options.weight_decay > 0) return loss_gradient + options.weight_decay * weights;
+  return loss_gradient;
+}
+
+std::pair<double, double> damping_pair(const KfacOptions& options, const Eigen::MatrixXd& a,
+                                       const Eigen::MatrixXd& g) {
+  const double root = std::sqrt(options.damping);
+  if (options.damping_scheme == DampingScheme::tikhonov) return {root, root};
+  // Factored Tikhonov damping (Martens & Grosse 2015, section 6.3): pi balances the two factors'
+  // average eigenvalues so that lambda_A * lambda_G = lambda.
+  const double ta = a.trace() / static_cast<double>(a.rows());
+  const double tg = g.trace() / static_cast<double>(g.rows());
+  const double pi = (ta > 0 && tg > 0 && std::isfinite(ta / tg)) ? std::sqrt(ta / tg) : 1.0;
+  return {pi * root, root / pi};
+}
+
+BatchFactors batch_factors(const Mlp& net, const Batch& batch, const KfacOptions& options,
+                           std::mt19937_64& rng) {
+  ForwardCache cache;
+  LossAndGradient lg = loss_and_gradient(net, batch, cache);
+  const Backward fisher =
+      fisher_backward(net, cache, lg.logits, lg.backward, options.fisher, rng);
+  BatchFactors out;
+  out.loss = lg.loss;
+  for (int l = 0; l < net.num_layers(); ++l) {
+    out.layers.push_back(layer_factors(cache, fisher, l, options.bias));
+    out.gradients.push_back(kfac_gradient(lg.backward.grads[static_cast<std::size_t>(l)],
+                                          net.weights()[static_cast<std::size_t>(l)], options));
+  }
+  return out;
+}
 
 DampingScheme parse_damping_scheme(std::string_view t, std::string_view o) {
   return parse_enum(t, o, k_damping);
@@ -223,14 +291,7 @@ Kfac::~Kfac() = default;
 
 std::pair<double, double> Kfac::damping_for(const Eigen::MatrixXd& a,
                                             const Eigen::MatrixXd& g) const {
-  const double root = std::sqrt(options_.damping);
-  if (options_.damping_scheme == DampingScheme::tikhonov) return {root, root};
-  // Factored Tikhonov damping (Martens & Grosse 2015, section 6.3): pi balances the two factors'
-  // average eigenvalues so that lambda_A * lambda_G = lambda.
-  const double ta = a.trace() / static_cast<double>(a.rows());
-  const double tg = g.trace() / static_cast<double>(g.rows());
-  const double pi = (ta > 0 && tg > 0 && std::isfinite(ta / tg)) ? std::sqrt(ta / tg) : 1.0;
-  return {pi * root, root / pi};
+  return damping_pair(options_, a, g);
 }
 
 void Kfac::init_layers(const Mlp& net) {
@@ -245,30 +306,17 @@ void Kfac::init_layers(const Mlp& net) {
 }
 
 void Kfac::update_factors(const Mlp& net, const ForwardCache& cache, const Backward& fisher_bw) {
-  const double b = static_cast<double>(cache.inputs.front().cols());
   const bool first = factor_updates_ == 0 && options_.ema_init == EmaInit::first_batch;
   const double beta = options_.ema_decay;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const Eigen::MatrixXd& a = cache.inputs[l];
-    Eigen::MatrixXd a_batch;
-    if (options_.bias == BiasMode::folded) {
-      Eigen::MatrixXd a_bar(a.rows() + 1, a.cols());
-      a_bar.topRows(a.rows()) = a;
-      a_bar.bottomRows(1).setOnes();
-      a_batch = gram(a_bar, 1.0 / b);
-    } else {
-      a_batch = gram(a, 1.0 / b);
-    }
-    // Per-example g = b * dL/ds (the loss is a batch mean), so G_batch = (1/b) sum g g^T
-    // = b * sum (dL/ds)(dL/ds)^T.
-    const Eigen::MatrixXd g_batch = gram(fisher_bw.output_grads[l], b);
+    const LayerFactors f = layer_factors(cache, fisher_bw, static_cast<int>(l), options_.bias);
     auto& s = layers_[l];
     if (first) {
-      s.a = a_batch;
-      s.g = g_batch;
+      s.a = f.a;
+      s.g = f.g;
     } else {
-      s.a = beta * s.a + (1.0 - beta) * a_batch;
-      s.g = beta * s.g + (1.0 - beta) * g_batch;
+      s.a = beta * s.a + (1.0 - beta) * f.a;
+      s.g = beta * s.g + (1.0 - beta) * f.g;
     }
   }
   (void)net;
@@ -326,14 +374,10 @@ StepReport Kfac::step(Mlp& net, const Batch& batch) {
 
   if (steps_ % options_.factor_update_interval == 0) {
     if (options_.fisher == FisherType::monte_carlo) {
-      // Monte-Carlo Fisher: back-propagate the loss of labels drawn from the model's own
-      // predictive distribution (Martens & Grosse 2015, section 5).
-      const std::vector<int> sampled = sample_labels(lg.logits, rng_);
-      Eigen::MatrixXd dlogits;
-      softmax_cross_entropy(lg.logits, sampled, &dlogits);
-      update_factors(net, cache_, net.backward(cache_, dlogits, false));
+      update_factors(net, cache_,
+                     fisher_backward(net, cache_, lg.logits, lg.backward, options_.fisher, rng_));
     } else {
-      update_factors(net, cache_, lg.backward);
+      update_factors(net, cache_, lg.backward);  // no copy of the backward pass
     }
   }
   report.factor_seconds = seconds_since(phase);
@@ -361,8 +405,7 @@ StepReport Kfac::step(Mlp& net, const Batch& batch) {
   std::vector<Eigen::MatrixXd> grads(n), updates(n);
   double vg = 0.0;
   for (std::size_t l = 0; l < n; ++l) {
-    grads[l] = std::move(lg.backward.grads[l]);
-    if (options_.weight_decay > 0) grads[l] += options_.weight_decay * net.weights()[l];
+    grads[l] = kfac_gradient(lg.backward.grads[l], net.weights()[l], options_);
     updates[l] = precondition(static_cast<int>(l), grads[l], report);
     vg += updates[l].cwiseProduct(grads[l]).sum();
   }
@@ -410,8 +453,12 @@ void Kfac::load_state(const nlohmann::json& state, const Mlp& net) {
   const std::string what = "kfac state";
   using detail::get;
   using detail::matrix_from_json;
-  const long steps = get<long>(state, "steps", what);
-  const long factor_updates = get<long>(state, "factor_updates", what);
+  const long steps = detail::get_count(state, "steps", what);
+  const long factor_updates = detail::get_count(state, "factor_updates", what);
+  if (factor_updates > steps) {  // factors are updated at most once per step
+    throw InputError(
+        fmt::format("{}: \"factor_updates\" {} exceeds \"steps\" {}", what, factor_updates, steps));
+  }
   std::mt19937_64 rng =
       detail::rng_from_json(get<nlohmann::json>(state, "rng", what), what + ": rng");
   const auto layers = get<nlohmann::json>(state, "layers", what);

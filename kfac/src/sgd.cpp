@@ -82,7 +82,7 @@ nlohmann::json Sgd::state() const {
 
 void Sgd::load_state(const nlohmann::json& state, const Mlp& net) {
   const std::string what = "sgd state";
-  const long steps = detail::get<long>(state, "steps", what);
+  const long steps = detail::get_count(state, "steps", what);
   const auto v = detail::get<nlohmann::json>(state, "velocity", what);
   std::vector<Eigen::MatrixXd> vel;
   if (!v.is_array() || (!v.empty() && v.size() != net.weights().size())) {

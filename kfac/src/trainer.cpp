@@ -132,8 +132,12 @@ long Trainer::total_steps() const {
 }
 
 void Trainer::set_state(const TrainerState& s) {
-  if (s.batch_size > train_.size() || s.offset > train_.size()) {
-    throw InputError("trainer state: position or batch size does not fit the training set");
+  if (s.batch_size < 1 || s.batch_size > train_.size() || s.offset < 0 ||
+      s.offset > train_.size() || s.step < 0 || s.epoch < 0) {
+    throw InputError(fmt::format(
+        "trainer state: position or batch size does not fit the training set (batch size {}, "
+        "offset {}, {} examples)",
+        s.batch_size, s.offset, train_.size()));
   }
   state_ = s;
   options_.batch_size = s.batch_size;

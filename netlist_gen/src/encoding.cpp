@@ -30,6 +30,12 @@ constexpr double kSimTimeMargin = 2.302585092994046;  // ln(10)
 // order of magnitude of accuracy (the slow mode decays too slowly at h/T = 1).
 constexpr double kMaxStepPerTau = 0.25;
 
+// Default noise sample time NT as a fraction of the fastest time constant R C / alpha_max. The
+// circuit sees held noise; at its sample times the variance of a mode of rate a is reduced by
+// tanh(a NT / 2) / (a NT / 2) = 1 - (a NT)^2 / 12 + ...: below 1e-3 here for every mode. ngspice
+// puts a breakpoint at every NT, so NT also sets the cost (number of time points).
+constexpr double kNoiseSamplesPerFastestTau = 0.1;
+
 // Relative symmetry tolerance of validate_spd.
 constexpr double kSymmetryTolerance = 1e-12;
 
@@ -86,7 +92,14 @@ struct Scaled {
   Eigen::VectorXd b_hat;  // b / s_b, zero if b is empty
   double s_m = 1.0;
   double s_b = 1.0;
+  Eigen::VectorXd v0;     // warm start: initial node voltages (empty: cold start, 0 V)
 };
+
+// ` IC=<v>` for capacitor i of a warm start, nothing for a cold one.
+std::string initial_condition(const Scaled& s, Eigen::Index i, double factor) {
+  if (s.v0.size() == 0) return "";
+  return fmt::format(" IC={}", num(factor * s.v0(i)));
+}
 
 void behavioral(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   const Eigen::Index n = s.m_hat.rows();
@@ -95,7 +108,8 @@ void behavioral(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   e.push_back("*");
   e.push_back("* --- capacitors: C_i from node x_i to ground (x_i is V_i; 0 V at t = 0)");
   for (Eigen::Index i = 0; i < n; ++i) {
-    e.push_back(fmt::format("C_{} x_{} 0 {}", i, i, num(o.capacitance)));
+    e.push_back(fmt::format("C_{} x_{} 0 {}{}", i, i, num(o.capacitance),
+                            initial_condition(s, i, 1.0)));
     ++nl.counts.capacitors;
   }
   e.push_back("*");
@@ -181,7 +195,10 @@ void integrator(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   e.push_back("* --- integrators: op-amp E_int_i (o_i = -A V(s_i)) with C_i from summing node s_i");
   e.push_back("*     to output o_i; -C dV(o_i)/dt = current into s_i, and o_i is V_i");
   for (Eigen::Index i = 0; i < n; ++i) {
-    e.push_back(fmt::format("C_{} s_{} o_{} {}", i, i, i, num(o.capacitance)));
+    // Warm start: the capacitor holds V(s_i) - V(o_i) = -V0 (1 + A) / A, so that with
+    // o_i = -A V(s_i) the output starts at V0.
+    e.push_back(fmt::format("C_{} s_{} o_{} {}{}", i, i, i, num(o.capacitance),
+                            initial_condition(s, i, -(1.0 + o.opamp_gain) / o.opamp_gain)));
     e.push_back(fmt::format("E_int_{} o_{} 0 0 s_{} {}", i, i, i, num(o.opamp_gain)));
     ++nl.counts.capacitors;
     ++nl.counts.amplifiers;
@@ -307,9 +324,30 @@ void NetlistOptions::validate() const {
   }
   if (!(std::isfinite(noise_variance) && noise_variance >= 0.0)) {
     throw InputError(
-        fmt::format("noise_variance = {}: expected a finite variance >= 0 (0: no "
+        fmt::format("noise_variance (--noise-variance) = {}: expected a finite variance >= 0 (0: no "
                     "noise)",
                     noise_variance));
+  }
+  if (!(std::isfinite(noise_sample_time) && noise_sample_time >= 0.0)) {
+    throw InputError(fmt::format(
+        "noise_sample_time (--noise-sample-time) = {}: expected a finite time >= 0 seconds (0: "
+        "automatic)",
+        noise_sample_time));
+  }
+  if (!(std::isfinite(max_step) && max_step >= 0.0)) {
+    throw InputError(fmt::format(
+        "max_step (--max-step) = {}: expected a finite time >= 0 seconds (0: automatic)",
+        max_step));
+  }
+  if (noise_variance > 0.0 && max_step > 0.0 && noise_sample_time > 0.0 &&
+      max_step > noise_sample_time) {
+    throw InputError(fmt::format(
+        "max_step (--max-step) = {}: larger than the noise sample time {} (--noise-sample-time); "
+        "expected a maximum time step <= the noise sample time",
+        max_step, noise_sample_time));
+  }
+  if (!initial_state.allFinite()) {
+    throw InputError("initial_state (--warm-start): expected finite numbers");
   }
 }
 
@@ -323,7 +361,8 @@ void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& n
     for (Eigen::Index i = 0; i < n; ++i) {
       if (!std::isfinite(m(i, j))) {
         throw InputError(
-            fmt::format("{}: entry ({}, {}) is {}, expected finite numbers", name, i, j, m(i, j)));
+            fmt::format("{}: entry ({}, {}) (indices from 0) is {}, expected finite numbers", name,
+                        i, j, m(i, j)));
       }
     }
   }
@@ -339,17 +378,24 @@ void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& n
       if (gap > tolerance) {
         throw InputError(fmt::format(
             "{}: is not symmetric: |m({},{}) - m({},{})| = {:.3g} exceeds 1e-12 * max|m| = "
-            "{:.3g} (expected a symmetric matrix)",
+            "{:.3g} (expected a symmetric matrix; row and column indices from 0)",
             name, i, j, j, i, gap, tolerance));
       }
     }
   }
   Eigen::MatrixXd damped = 0.5 * (m + m.transpose());
   damped.diagonal().array() += damping;
+  // Positive definite when every Cholesky pivot is positive beyond rounding: a singular matrix
+  // such as [[2, 2], [2, 2]] can leave a pivot of +4e-16 instead of 0, so pivots must exceed
+  // n * eps * max|m|. The eigensolve, several times the cost, is only for the message. (Every
+  // digital solve runs this check.)
   const Eigen::LLT<Eigen::MatrixXd> llt(damped);
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(damped, Eigen::EigenvaluesOnly);
-  const double smallest = eig.eigenvalues()(0);
-  if (llt.info() != Eigen::Success || !(smallest > 0.0)) {
+  const double pivot_floor = static_cast<double>(n) * std::numeric_limits<double>::epsilon() *
+                             damped.cwiseAbs().maxCoeff();
+  if (llt.info() != Eigen::Success ||
+      !(llt.matrixLLT().diagonal().array().square().minCoeff() > pivot_floor)) {
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(damped, Eigen::EigenvaluesOnly);
+    const double smallest = eig.eigenvalues()(0);
     throw InputError(fmt::format(
         "{}: is not positive definite after damping {} (smallest eigenvalue {:.6g}); expected "
         "a symmetric positive definite matrix (more damping may help)",
@@ -360,15 +406,15 @@ void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& n
 Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                      const NetlistOptions& options) {
   options.validate();
-  if (options.noise_variance > 0.0) {
-    throw InputError(
-        fmt::format("noise_variance = {}: noise sources are not implemented in "
-                    "netlist_gen yet (expected 0)",
-                    options.noise_variance));
-  }
   validate_spd(m, options.damping, "M");
   const Eigen::Index n = m.rows();
   check_rhs(b, n, "b");
+  if (options.initial_state.size() != 0 && options.initial_state.size() != n) {
+    throw InputError(fmt::format(
+        "initial_state (--warm-start): has {} entries, expected {} (one per unknown) or none "
+        "(cold start)",
+        options.initial_state.size(), n));
+  }
 
   Scaled s;
   Eigen::MatrixXd damped = m;
@@ -377,6 +423,7 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   s.m_hat = damped / s.s_m;
   s.s_b = rhs_scale(b, options);
   s.b_hat = b.size() == 0 ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(b / s.s_b);
+  if (options.initial_state.size() != 0) s.v0 = options.initial_state * (s.s_m / s.s_b);
 
   const Eigen::MatrixXd sym = 0.5 * (s.m_hat + s.m_hat.transpose());
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(sym, Eigen::EigenvaluesOnly);
@@ -406,6 +453,37 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   nl.tran_stop = sum.sim_time;
   nl.tran_max_step =
       round3(std::min(kMaxStepPerTau * sum.predicted_tau, sum.sim_time / 20.0), false);
+  const bool noisy = options.noise_variance > 0.0;
+  if (noisy) {
+    // Noise sizing (DESIGN.md section 3, rederived). In s = t / (R C) the node voltages obey
+    // dV = -(M_hat V - b_hat) ds + (R / sqrt(R C)) sqrt(S_i) dW_s for a white current of
+    // two-sided density S_i per node; the Lyapunov equation M_hat P + P M_hat = (R / C) S_i I gives
+    // Cov(V) = beta_V^-1 M_hat^-1 with beta_V^-1 = S_i R / (2 C). x = (s_b / s_M) V and
+    // M_hat = M / s_M turn the target Cov(x) = beta^-1 M^-1 into beta_V^-1 = beta^-1 s_M / s_b^2.
+    // A Gaussian current of rms NA held for NT seconds at a time (TRRANDOM type 2) integrates
+    // to variance NA^2 NT per NT, so over times >> NT it acts as S_i = NA^2 NT:
+    // NA = sqrt(2 C beta_V^-1 / (R NT)). At the sample times each mode of rate a is then an exact
+    // AR(1) sequence with variance beta_V^-1 / alpha_k * tanh(a NT / 2) / (a NT / 2): 1 - 1e-3 at
+    // the default NT (a NT <= 0.1), stated in the header.
+    sum.noise_variance = options.noise_variance;
+    sum.voltage_noise_variance = options.noise_variance * s.s_m / (s.s_b * s.s_b);
+    sum.noise_sample_time = options.noise_sample_time > 0.0
+                                ? options.noise_sample_time
+                                : round3(kNoiseSamplesPerFastestTau * tau0 / alpha_max, false);
+    sum.noise_current_rms = std::sqrt(2.0 * options.capacitance * sum.voltage_noise_variance /
+                                      (options.resistance * sum.noise_sample_time));
+    sum.noise_seed = options.noise_seed;
+    if (options.max_step > sum.noise_sample_time) {
+      throw InputError(fmt::format(
+          "max_step (--max-step) = {}: larger than the noise sample time {} s "
+          "(--noise-sample-time); expected a maximum time step <= the noise sample time",
+          options.max_step, sum.noise_sample_time));
+    }
+    // The held noise changes every NT: a step longer than NT would skip noise samples.
+    nl.tran_max_step = options.max_step > 0.0 ? options.max_step : sum.noise_sample_time;
+  } else if (options.max_step > 0.0) {
+    nl.tran_max_step = options.max_step;
+  }
   // Nothing is printed at TSTEP intervals (.meas reads the final point; a session streams the
   // accepted points), but ngspice starts with a step of min(TSTEP, TSTOP/200)/10 or so: TSTEP =
   // tau0 / alpha_max, the fastest mode, lets the first steps resolve it; then the truncation-
@@ -416,6 +494,36 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
     behavioral(s, options, nl);
   } else {
     integrator(s, options, nl);
+  }
+  if (noisy) {
+    auto& e = nl.elements;
+    const bool beh = options.encoding == Encoding::behavioral;
+    e.push_back("*");
+    e.push_back(fmt::format(
+        "* --- noise: I_n_i injects a Gaussian current of rms NA held for NT into {} (TRRANDOM "
+        "type 2:",
+        beh ? "x_i" : "the summing node s_i"));
+    e.push_back("*     TS = NT, TD = 0, standard deviation NA, mean 0), seeded by .options seed;");
+    e.push_back("*     for odd n a pad source into a resistor makes the count even (see tkfac source)");
+    for (Eigen::Index i = 0; i < n; ++i) {
+      e.push_back(fmt::format("I_n_{} 0 {}_{} dc 0 trrandom(2 {} 0 {} 0)", i, beh ? "x" : "s", i,
+                              num(sum.noise_sample_time), num(sum.noise_current_rms)));
+      ++nl.counts.sources;
+    }
+    // An even number of noise sources. ngspice's Gaussian generator (polar method) keeps the
+    // second value of each pair for the next call, and `.options seed` does not clear it: in the
+    // shared library, a run that drew an odd number of values shifted the next run's sequence
+    // by one (measured on 39.3: with 3 sources, runs 1 and 3 of one netlist agreed with
+    // `ngspice -b`, run 2 did not). Every source draws once per NT, so with an even count each
+    // run draws an even number and leaves nothing behind. The pad source drives a resistor only.
+    if (n % 2 == 1) {
+      e.push_back(fmt::format("I_n_pad 0 noise_pad dc 0 trrandom(2 {} 0 {} 0)",
+                              num(sum.noise_sample_time), num(sum.noise_current_rms)));
+      e.push_back(fmt::format("R_noise_pad noise_pad 0 {}", num(options.resistance)));
+      ++nl.counts.sources;
+      ++nl.counts.resistors;
+    }
+    nl.options.push_back(fmt::format("seed={}", options.noise_seed));
   }
   // Integration method: Gear-2 (maxord=2 is ngspice's default for gear, stated to be sure: BDF
   // of order > 2 is not A-stable). The trapezoidal rule maps a stiff mode (step >> its time
@@ -443,7 +551,9 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
     h.push_back("giving -V_j where needed, a resistor array R/|m_hat_ij| and an input resistor");
     h.push_back("R from a DAC at -b_hat_i volts. Op-amps: VCVS of open-loop gain A.");
   }
-  h.push_back("Dynamics: C dV/dt = -g0 (M_hat V - b_hat), g0 = 1/R; V = 0 at t = 0 (uic).");
+  h.push_back(fmt::format("Dynamics: C dV/dt = -g0 (M_hat V - b_hat){}, g0 = 1/R; {} (uic).",
+                          noisy ? " + i_noise" : "",
+                          s.v0.size() != 0 ? "V(0) = warm start" : "V = 0 at t = 0"));
   h.push_back("");
   h.push_back(fmt::format("Matrix: n = {}, damping = {:.6g}, condition number = {:.6g}", n,
                           options.damping, sum.condition_number));
@@ -491,8 +601,50 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   }
   h.push_back(fmt::format(
       "Time steps: TSTEP = {:.3g} s (fastest mode tau0 / alpha_max, at most TMAX),", nl.tran_step));
-  h.push_back(fmt::format("          TMAX = {:.3g} s (tau / 4, or simulated time / 20 if smaller)",
-                          nl.tran_max_step));
+  if (noisy || options.max_step > 0.0) {
+    h.push_back(fmt::format("          TMAX = {:.3g} s ({})", nl.tran_max_step,
+                            options.max_step > 0.0 ? "given" : "the noise sample time NT"));
+  } else {
+    h.push_back(fmt::format("          TMAX = {:.3g} s (tau / 4, or simulated time / 20 if smaller)",
+                            nl.tran_max_step));
+  }
+  if (noisy) {
+    h.push_back("");
+    h.push_back(fmt::format(
+        "Noise: beta^-1 = {:.6g} (units of the unknowns): x ~ N(M^-1 b, beta^-1 M^-1), M damped",
+        sum.noise_variance));
+    h.push_back(fmt::format("       node voltages: beta_V^-1 = beta^-1 s_M / s_b^2 = {:.6g} V^2",
+                            sum.voltage_noise_variance));
+    h.push_back(fmt::format(
+        "       sources I_n_i: TRRANDOM Gaussian, NA = sqrt(2 C beta_V^-1 / (R NT)) = {:.6g} A,",
+        sum.noise_current_rms));
+    h.push_back(fmt::format(
+        "       held NT = {:.6g} s (= {:.3g} R C / alpha_max); TMAX = {:.6g} s <= NT", 
+        sum.noise_sample_time, sum.noise_sample_time * alpha_max / tau0, nl.tran_max_step));
+    h.push_back(fmt::format("       seed = {} (.options seed; same seed, same samples)",
+                            sum.noise_seed));
+    const double u_max = alpha_max * sum.noise_sample_time / tau0;
+    h.push_back(fmt::format(
+        "       variance at the sample times: mode factor tanh(u/2)/(u/2), u = alpha NT / (R C),"));
+    h.push_back(fmt::format("       between {:.6f} (fastest mode) and 1", 
+                            std::tanh(0.5 * u_max) / (0.5 * u_max)));
+    // Expected standard deviation of each unknown: sqrt(beta^-1 ((M + damping I)^-1)_ii).
+    const Eigen::MatrixXd inv = (s.m_hat * s.s_m).inverse();
+    std::string line = "Expected std of x_i (sqrt(beta^-1 (M^-1)_ii)):";
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const std::string item = fmt::format(" {:.4g}", std::sqrt(sum.noise_variance * inv(i, i)));
+      if (line.size() + item.size() > 92) {
+        h.push_back(line);
+        line = "         ";
+      }
+      line += item;
+    }
+    h.push_back(line);
+  }
+  if (s.v0.size() != 0) {
+    h.push_back(fmt::format("Warm start: capacitor IC = the start state / scale (V0 max |{:.6g}| V)",
+                            s.v0.cwiseAbs().maxCoeff()));
+  }
   const ComponentCounts& c = nl.counts;
   h.push_back(
       fmt::format("Components: {} capacitors, {} resistors, {} op-amps (VCVS), {} VCCS, {} "

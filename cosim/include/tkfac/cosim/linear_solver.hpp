@@ -15,17 +15,22 @@
 #include <string_view>
 #include <vector>
 
+#include "tkfac/cosim/thermodynamic.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 
 namespace tkfac::cosim {
 
 struct SolverOptions {
-  std::string backend = "cholesky";  // cholesky | cg | spice
+  std::string backend = "cholesky";  // cholesky | cg | spice | ou
   // cg
   double cg_tolerance = 1e-12;   // relative residual ||M x - b|| / ||b||
   int cg_max_iterations = 0;     // 0: 10 * n
-  // spice
+  // spice and ou (the exact Ornstein-Uhlenbeck twin of the spice circuit)
   netlist_gen::NetlistOptions netlist;
+  // spice and ou: noisy sampling, finite analog time, warm starts (thermodynamic.hpp). The
+  // spice backend uses them when netlist.noise_variance > 0, thermo.analog_time > 0 or
+  // thermo.start == "warm"; otherwise it runs as before (noiseless, cold, final state).
+  ThermoOptions thermo;
 
   void validate() const;  // throws InputError naming the option
 };
@@ -38,6 +43,15 @@ struct SolveReport {
   double predicted_tau = 0.0;    // R C / alpha_min (0 for digital)
   int iterations = 0;            // cg iterations (max over columns) or circuit runs
   bool converged = true;         // cg: tolerance reached within the cap
+  // Thermodynamic solves (ou, and spice with noise / finite time / warm start), per run:
+  std::string estimator{};        // "mean", "covariance", "final state", "samples"
+  double burn_in_seconds = 0.0;   // analog time discarded before the window
+  double window_seconds = 0.0;    // analog time averaged
+  double sample_interval = 0.0;   // seconds between samples (the noise sample time)
+  long samples = 0;               // samples in the window
+  double effective_samples = 0.0;  // independent samples of the slowest mode
+  double standard_error = 0.0;    // largest standard error of the result's entries
+  Eigen::MatrixXd standard_errors{};  // per entry of x (empty when not estimated)
 };
 
 struct Solution {

@@ -46,7 +46,8 @@ struct FashionMnistOptions {
 
 // Reads <directory>/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz. Throws InputError naming
 // the package (apt-get install dataset-fashion-mnist) when files are missing, and naming the file
-// when it is corrupt or truncated.
+// and the package (apt-get install --reinstall dataset-fashion-mnist) when one is corrupt or
+// truncated.
 Dataset load_fashion_mnist(Split split, const FashionMnistOptions& options = {});
 
 // Reads one gzip'd IDX pair (images: magic 0x00000803, n x rows x cols bytes; labels: magic

@@ -43,8 +43,22 @@ struct NetlistOptions {
   double damping = 0.0;            // lambda, added to the diagonal of M
   double sim_time = 0.0;           // seconds of analog time; 0: tau * ln(1/target_rel_error) + margin
   double target_rel_error = 1e-6;  // used when sim_time == 0
-  // Reserved for noise (a later issue): variance per unit of the unknowns; 0 is noiseless.
+  // Noise: beta^-1, the variance per unit of the unknowns, so that x ~ N(M^-1 b, beta^-1 M^-1)
+  // at equilibrium (M damped); 0 is noiseless. Adds one TRRANDOM noise current per unknown,
+  // renewed every noise_sample_time (see make_netlist for the sizing).
   double noise_variance = 0.0;
+  // NT, seconds between noise samples; 0: a tenth of the fastest time constant R C / alpha_max,
+  // rounded down to 3 digits.
+  double noise_sample_time = 0.0;
+  // `.options seed=<noise_seed>`: the same seed gives the same noise, in `ngspice -b` and in
+  // the shared library (measured on 39.3; TRNOISE would not be reproducible).
+  unsigned noise_seed = 1;
+  // Largest simulator time step (TMAX), seconds; 0: automatic (with noise: NT). With noise it
+  // must not exceed NT.
+  double max_step = 0.0;
+  // Warm start: V(0) = initial_state / scale (units of the unknowns, one entry each); empty:
+  // cold start (0 V).
+  Eigen::VectorXd initial_state;
 
   // Throws InputError naming the field and what was expected.
   void validate() const;

@@ -52,6 +52,14 @@ struct MatrixSummary {
   // relative error of the equilibrium caused by the finite op-amp gain A, (max_i sum_j |m_hat_ij| + 1) / (A alpha_min).
   // Measured errors are 0.4 to 0.7 of it (n = 64, kappa = 1e3, A = 1e6: 1.7e-3 against 2.7e-3).
   double finite_gain_error = 0.0;
+  // Noise (all 0 when noiseless). beta_V^-1 = beta^-1 s_M / s_b^2 is the noise variance of the
+  // node voltages (Cov(V) = beta_V^-1 M_hat^-1); each unknown has one held Gaussian current of
+  // rms noise_current_rms renewed every noise_sample_time seconds.
+  double noise_variance = 0.0;          // beta^-1, units of the unknowns
+  double voltage_noise_variance = 0.0;  // beta_V^-1, volts^2
+  double noise_sample_time = 0.0;       // NT, seconds
+  double noise_current_rms = 0.0;       // NA, amps
+  unsigned noise_seed = 0;
 };
 
 struct Netlist {

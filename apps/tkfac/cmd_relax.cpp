@@ -1,0 +1,280 @@
+// tkfac relax: validate tau = R C / alpha_min against noiseless transients (DESIGN.md section 3).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <random>
+
+#include "commands.hpp"
+#include "inputs.hpp"
+#include "plot.hpp"
+#include "progress.hpp"
+#include "tkfac/core/error.hpp"
+#include "tkfac/core/output_file.hpp"
+#include "tkfac/core/spd.hpp"
+#include "tkfac/cosim/relaxation.hpp"
+#include "tkfac/cosim/session.hpp"
+
+namespace tkfac::cli {
+namespace {
+
+struct RelaxArgs {
+  std::string matrix;
+  std::string rhs;
+  double damping = 0.0;
+  std::vector<int> sizes{2, 4, 8, 16};
+  std::vector<double> kappas{1, 3, 10, 30, 100, 300, 1000};
+  std::vector<std::string> spectra{"log", "split"};
+  std::string encoding = "both";
+  unsigned matrix_seed = 1;
+  std::vector<double> eps{1e-3, 1e-6};
+  std::string csv;
+  std::string plot;
+  netlist_gen::NetlistOptions circuit;
+};
+
+struct Case {
+  std::string label;  // spectrum kind or the file name
+  Eigen::MatrixXd m;
+};
+
+// Spectra of the sweep: "log" (log-spaced from 1 to kappa), "split" (1, then the rest spread over
+// [kappa/2, kappa]: an isolated slow mode, the case tau is about).
+Eigen::VectorXd spectrum(const std::string& kind, int n, double kappa) {
+  Eigen::VectorXd s(n);
+  for (int i = 0; i < n; ++i) {
+    const double f = n == 1 ? 0.0 : static_cast<double>(i) / (n - 1);
+    s(i) = kind == "log" ? std::pow(kappa, f) : (i == 0 ? 1.0 : kappa * (0.5 + 0.5 * f));
+  }
+  return s;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t k = v.size();
+  return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
+void run_relax(const RelaxArgs& a) {
+  netlist_gen::NetlistOptions base = a.circuit;
+  base.damping = a.damping;
+  base.validate();
+  if (base.noise_variance != 0.0) {
+    throw InputError("--noise-variance: relax measures noiseless transients (expected 0)");
+  }
+  std::vector<netlist_gen::Encoding> encodings;
+  if (a.encoding == "both") {
+    encodings = {netlist_gen::Encoding::behavioral, netlist_gen::Encoding::integrator};
+  } else {
+    encodings = {netlist_gen::parse_encoding(a.encoding, "--encoding")};
+  }
+  for (double e : a.eps) {
+    if (!(e > 0.0 && e < 1.0)) throw InputError(fmt::format("--eps: {} is not in (0, 1)", e));
+  }
+  if (!a.csv.empty()) check_writable(a.csv, "--csv");
+  if (!a.plot.empty()) check_plot_path(a.plot, "--plot");
+
+  std::vector<Case> cases;
+  Eigen::VectorXd b;
+  if (!a.matrix.empty()) {
+    cases.push_back({a.matrix, read_spd_matrix(a.matrix, a.damping)});
+    if (!a.rhs.empty()) b = read_rhs(a.rhs, cases[0].m.rows(), a.matrix).col(0);
+  } else {
+    std::mt19937_64 rng(a.matrix_seed);
+    for (int n : a.sizes) {
+      if (n < 1 || n > 256) throw InputError(fmt::format("--sizes: {} is not in 1..256", n));
+      for (double kappa : a.kappas) {
+        if (!(kappa >= 1.0 && std::isfinite(kappa))) {
+          throw InputError(fmt::format("--kappas: {} is not a condition number >= 1", kappa));
+        }
+        for (const std::string& kind : a.spectra) {
+          if (kind != "log" && kind != "split") {
+            throw InputError(fmt::format("--spectra: '{}' is not log or split", kind));
+          }
+          if (kappa == 1.0 && kind != a.spectra.front()) continue;  // one identity is enough
+          if (n == 1 && kappa != 1.0) continue;
+          cases.push_back({kind, spd_with_spectrum(spectrum(kind, n, kappa), rng)});
+        }
+      }
+    }
+  }
+
+  cosim::Session session;
+  struct Row {
+    std::string encoding;
+    std::string label;
+    cosim::RelaxMeasurement r;
+  };
+  std::vector<Row> rows;
+  ProgressBar bar("relax", static_cast<long>(cases.size() * encodings.size()));
+  for (const auto encoding : encodings) {
+    for (const Case& c : cases) {
+      netlist_gen::NetlistOptions o = base;
+      o.encoding = encoding;
+      rows.push_back({std::string(netlist_gen::to_string(encoding)), c.label,
+                      cosim::measure_relaxation(session, c.m, b, o, a.eps)});
+      const auto& r = rows.back().r;
+      bar.update(static_cast<long>(rows.size()),
+                 fmt::format("{} n={} kappa={:.3g} ratio {:.4f}", rows.back().encoding, r.size,
+                             r.condition_number, r.tau_measured / r.tau_predicted));
+    }
+  }
+  bar.finish();
+
+  // Table.
+  std::string head =
+      fmt::format("{:<11} {:<6} {:>3} {:>9} {:>10} {:>11} {:>11} {:>7}", "encoding", "spectr", "n",
+                  "kappa", "alpha_min", "tau_pred/s", "tau_meas/s", "ratio");
+  for (double e : a.eps)
+    head += fmt::format("  {:>22}", fmt::format("t({:.0e}) meas/bound/ref", e));
+  std::cout << head << "\n";
+  for (const Row& row : rows) {
+    const auto& r = row.r;
+    std::string line =
+        fmt::format("{:<11} {:<6} {:>3} {:>9.4g} {:>10.4g} {:>11.4g} {:>11.4g} {:>7.4f}",
+                    row.encoding, row.label.substr(0, 6), r.size, r.condition_number, r.alpha_min,
+                    r.tau_predicted, r.tau_measured, r.tau_measured / r.tau_predicted);
+    for (std::size_t k = 0; k < a.eps.size(); ++k) {
+      line += fmt::format("  {:>6.2f} / {:>5.2f} / {:>5.2f}", r.time_to_eps[k] / r.tau_predicted,
+                          r.time_bound[k] / r.tau_predicted, r.time_refined[k] / r.tau_predicted);
+    }
+    std::cout << line << "\n";
+  }
+  std::cout << "(times to eps in units of the predicted tau: measured / bound tau ln(1/eps) / "
+               "refined tau ln(w/eps), w = slow mode's share of the start error)\n";
+  for (const auto encoding : encodings) {
+    std::vector<double> ratios;
+    for (const Row& row : rows) {
+      if (row.encoding == netlist_gen::to_string(encoding)) {
+        ratios.push_back(row.r.tau_measured / row.r.tau_predicted);
+      }
+    }
+    std::cout << fmt::format(
+        "{}: {} matrices, tau measured / predicted: min {:.4f}, median {:.4f}, max {:.4f}\n",
+        netlist_gen::to_string(encoding), ratios.size(),
+        *std::min_element(ratios.begin(), ratios.end()), median(ratios),
+        *std::max_element(ratios.begin(), ratios.end()));
+  }
+
+  if (!a.csv.empty()) {
+    write_file_atomically(a.csv, "--csv", [&](std::ostream& os) {
+      os << "# tkfac relax: tau = R C / alpha_min against noiseless cold-start transients\n";
+      os << "encoding,spectrum,n,kappa,alpha_min,tau_predicted,tau_measured,ratio,fit_start,fit_"
+            "end,"
+            "fit_points,analog_seconds,accepted_points,wall_seconds";
+      for (double e : a.eps) {
+        os << fmt::format(",t_eps_{0:.0e}_measured,t_eps_{0:.0e}_bound,t_eps_{0:.0e}_refined", e);
+      }
+      os << "\n";
+      for (const Row& row : rows) {
+        const auto& r = row.r;
+        os << fmt::format(
+            "{},{},{},{:.17g},{:.17g},{:.17g},{:.17g},{:.17g},{:.17g},{:.17g},{},{:.17g},{},{:.6g}",
+            row.encoding, row.label, r.size, r.condition_number, r.alpha_min, r.tau_predicted,
+            r.tau_measured, r.tau_measured / r.tau_predicted, r.fit_start, r.fit_end, r.fit_points,
+            r.analog_seconds, r.accepted_points, r.wall_seconds);
+        for (std::size_t k = 0; k < a.eps.size(); ++k) {
+          os << fmt::format(",{:.17g},{:.17g},{:.17g}", r.time_to_eps[k], r.time_bound[k],
+                            r.time_refined[k]);
+        }
+        os << "\n";
+      }
+    });
+    std::cout << fmt::format("table written      {}\n", a.csv);
+  }
+  if (!a.plot.empty()) {
+    PlotPanel taus;
+    taus.title = "relaxation time";
+    taus.xlabel = "predicted tau = R C / alpha_min (s)";
+    taus.ylabel = "measured tau (s)";
+    taus.log_x = taus.log_y = true;
+    taus.key = "top left";
+    PlotPanel times;
+    times.title = "time to reach eps (cold start)";
+    times.xlabel = "predicted tau ln(w / eps) (s)";
+    times.ylabel = "measured (s)";
+    times.log_x = times.log_y = true;
+    times.key = "top left";
+    double lo = 1e300, hi = 0;
+    for (const auto encoding : encodings) {
+      PlotSeries s{std::string(netlist_gen::to_string(encoding)),
+                   {},
+                   {},
+                   encoding == netlist_gen::Encoding::behavioral ? "points pt 6 ps 1.5"
+                                                                 : "points pt 2 ps 1"};
+      for (const Row& row : rows) {
+        if (row.encoding != netlist_gen::to_string(encoding)) continue;
+        s.x.push_back(row.r.tau_predicted);
+        s.y.push_back(row.r.tau_measured);
+        lo = std::min(lo, row.r.tau_predicted);
+        hi = std::max(hi, row.r.tau_predicted);
+      }
+      taus.series.push_back(s);
+      for (std::size_t k = 0; k < a.eps.size(); ++k) {
+        PlotSeries t{fmt::format("{} eps {:.0e}", netlist_gen::to_string(encoding), a.eps[k]),
+                     {},
+                     {},
+                     fmt::format("points pt {} ps 1", 6 + 2 * static_cast<int>(k))};
+        for (const Row& row : rows) {
+          if (row.encoding != netlist_gen::to_string(encoding)) continue;
+          t.x.push_back(row.r.time_refined[k]);
+          t.y.push_back(row.r.time_to_eps[k]);
+        }
+        times.series.push_back(t);
+      }
+    }
+    taus.series.push_back({"identity", {lo / 1.5, hi * 1.5}, {lo / 1.5, hi * 1.5}, "lines"});
+    double tlo = 1e300, thi = 0;
+    for (const auto& s : times.series) {
+      for (double x : s.x) {
+        if (x > 0) tlo = std::min(tlo, x), thi = std::max(thi, x);
+      }
+    }
+    times.series.push_back({"identity", {tlo / 1.5, thi * 1.5}, {tlo / 1.5, thi * 1.5}, "lines"});
+    PlotOptions po;
+    po.title = "tkfac relax: measured against predicted";
+    write_plot(a.plot, {taus, times}, po, "--plot");
+    std::cout << fmt::format("plot written       {}\n", a.plot);
+  }
+}
+
+}  // namespace
+
+void register_relax(CLI::App& app) {
+  auto args = std::make_shared<RelaxArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "relax", "Validate tau = R C / alpha_min against noiseless transients (sweep or --matrix)");
+  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV); default: a built-in sweep");
+  cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV); default: alternating 1..2");
+  cmd->add_option("--damping", args->damping, "lambda added to the diagonal")
+      ->capture_default_str();
+  cmd->add_option("--sizes", args->sizes, "sweep: matrix sizes")->capture_default_str();
+  cmd->add_option("--kappas", args->kappas, "sweep: condition numbers")->capture_default_str();
+  cmd->add_option("--spectra", args->spectra,
+                  "sweep: log (log-spaced) and/or split (isolated slow mode)")
+      ->capture_default_str();
+  cmd->add_option("--matrix-seed", args->matrix_seed, "sweep: seed of the random eigenvectors")
+      ->capture_default_str();
+  cmd->add_option("--encoding", args->encoding, "both | behavioral | integrator")
+      ->capture_default_str();
+  cmd->add_option("--eps", args->eps, "relative errors whose reaching time is measured")
+      ->capture_default_str();
+  cmd->add_option("--resistance", args->circuit.resistance, "R in ohms")->capture_default_str();
+  cmd->add_option("--capacitance", args->circuit.capacitance, "C in farads")->capture_default_str();
+  cmd->add_option("--opamp-gain", args->circuit.opamp_gain, "integrator op-amp gain")
+      ->capture_default_str();
+  cmd->add_option("--max-step", args->circuit.max_step,
+                  "largest simulator step, seconds (0: tau / 20)")
+      ->capture_default_str();
+  cmd->add_option("--sim-time", args->circuit.sim_time,
+                  "simulated seconds (0: tau (ln(1/min eps) + ln 10))")
+      ->capture_default_str();
+  cmd->add_option("--noise-variance", args->circuit.noise_variance, "must be 0 (noiseless)");
+  cmd->add_option("--csv", args->csv, "table to write (CSV)");
+  cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted");
+  cmd->callback([args] { run_relax(*args); });
+}
+
+}  // namespace tkfac::cli

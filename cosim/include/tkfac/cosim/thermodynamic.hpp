@@ -1,0 +1,103 @@
+#pragma once
+// The Ornstein-Uhlenbeck process a relaxation netlist encodes (DESIGN.md section 3), and the
+// options of thermodynamic solves (noisy sampling, finite analog time).
+//
+//   tkfac::netlist_gen::NetlistOptions nopt;
+//   nopt.noise_variance = 1e-4;                        // beta^-1, units of the unknowns
+//   auto model = tkfac::cosim::make_thermo_model(M, b, nopt);
+//   Eigen::MatrixXd cov = model.covariance_x(tkfac::cosim::NoiseShape::white);  // beta^-1 M^-1
+//   double tau = model.predicted_tau();               // R C / alpha_min
+//
+// The circuit: C dV/dt = -g0 (M_hat V - b_hat) + i_noise, x = scale * V, scale = s_b / s_M,
+// M_hat = (M + damping I) / s_M, b_hat = b / s_b. In time s = t / (R C) each node obeys
+//   dV = -(M_hat V - b_hat) ds + sqrt(2 beta_V^-1) dW_s,   Cov(V) = beta_V^-1 M_hat^-1,
+// and Cov(x) = scale^2 Cov(V) = beta^-1 M^-1 requires beta_V^-1 = beta^-1 s_M / s_b^2.
+// A white current of two-sided density S_i (A^2/Hz) per node gives beta_V^-1 = S_i R / (2 C);
+// a held Gaussian of rms NA renewed every NT has, over long times, S_i = NA^2 NT, so
+//   NA = sqrt(2 C beta_V^-1 / (R NT))   (the netlist's TRRANDOM sources).
+#include <Eigen/Dense>
+#include <cstdint>
+#include <string>
+
+#include "tkfac/netlist_gen/encoding.hpp"
+
+namespace tkfac::cosim {
+
+// How the noise current varies between its samples.
+enum class NoiseShape {
+  white,  // the ideal SDE (continuous white noise): Cov(x) = beta^-1 M^-1 exactly
+  held,   // piecewise constant over each noise sample time NT (the netlists' TRRANDOM sources)
+};
+
+// Options of thermodynamic solves, shared by the `ou` and `spice` backends. Times are analog
+// seconds unless stated otherwise.
+struct ThermoOptions {
+  // Discarded after the start, before the averaging window. < 0: automatic,
+  // predicted_tau * ln(1 / target_rel_error) of the netlist options (the start transient decays
+  // by that factor).
+  double burn_in = -1.0;
+  // Averaged after the burn-in. 0: automatic, from target_standard_error if set, else
+  // 100 predicted_tau.
+  double window = 0.0;
+  // Largest standard error of the mean (units of the unknowns) the automatic window aims at.
+  double target_standard_error = 0.0;
+  // > 0: finite-time mode, the state at this analog time in units of R C (noiseless: the
+  // deterministic relaxation; noisy: one sample of it). 0: off.
+  double analog_time = 0.0;
+  // Start state: "cold" (all zero) or "warm" (warm_start, in units of the unknowns).
+  std::string start = "cold";
+  Eigen::VectorXd warm_start;
+  // inverse(): "covariance" (sample covariance of a noisy run / beta^-1, Method 1 of the paper),
+  // "unit_rhs" (solves with the columns of the identity), or "auto" (covariance with noise,
+  // unit_rhs without).
+  std::string inverse_method = "auto";
+  // ou only: the noise the twin simulates. `held` reproduces the netlist's noise exactly at its
+  // sample times; `white` is the ideal SDE.
+  NoiseShape noise_shape = NoiseShape::white;
+
+  // Throws InputError naming the option (--burn-in, --window, ...).
+  void validate() const;
+};
+
+NoiseShape parse_noise_shape(const std::string& text, const std::string& option = "--noise-shape");
+
+// The SDE of one netlist, in its own units (node volts, analog seconds).
+struct ThermoModel {
+  Eigen::MatrixXd m_hat;                // (M + damping I) / s_M, symmetric
+  Eigen::VectorXd b_hat;                // b / s_b
+  Eigen::MatrixXd modes;                // orthonormal eigenvectors of m_hat, columns
+  Eigen::VectorXd alpha;                // eigenvalues of m_hat, ascending
+  double resistance = 1e3;              // R, ohms
+  double capacitance = 1e-9;            // C, farads
+  double tau0 = 1e-6;                   // R C
+  double matrix_scale = 1.0;            // s_M
+  double rhs_scale = 1.0;               // s_b
+  double scale = 1.0;                   // x = scale * V = s_b / s_M * V
+  double noise_variance = 0.0;          // beta^-1, units of the unknowns
+  double voltage_noise_variance = 0.0;  // beta_V^-1: Cov(V) = beta_V^-1 M_hat^-1 (white noise)
+  double noise_sample_time = 0.0;       // NT, seconds (0 without noise)
+  double default_sim_time = 0.0;        // the netlist's simulated time (options.sim_time or auto)
+
+  double predicted_tau() const { return tau0 / alpha(0); }
+  Eigen::VectorXd v_eq() const;  // M_hat^-1 b_hat
+  Eigen::VectorXd x_eq() const;  // scale * v_eq = (M + damping I)^-1 b
+  // Stationary variance of mode k at the sample times relative to white noise: 1 (white), or
+  // tanh(u/2) / (u/2) with u = alpha_k NT / tau0 (held; see ou_process.hpp for the derivation).
+  double variance_factor(Eigen::Index k, NoiseShape shape) const;
+  // Stationary variance of each mode, units of the unknowns: factor * beta^-1 / (s_M alpha_k).
+  Eigen::VectorXd mode_variances_x(NoiseShape shape) const;
+  // Stationary covariance of x at the sample times (white: beta^-1 (M + damping I)^-1).
+  Eigen::MatrixXd covariance_x(NoiseShape shape) const;
+  // Noiseless mean at analog time t from x0 (units of the unknowns):
+  // x_eq + expm(-M_hat t / tau0) (x0 - x_eq).
+  Eigen::VectorXd mean_at(double t, const Eigen::VectorXd& x0) const;
+  // Rms current NA of each held noise source (amps) that realizes beta^-1 with sample time NT.
+  double noise_current_rms() const;
+};
+
+// Same scaling, R, C, noise and noise sample time as netlist_gen::make_netlist(m, b, options)
+// (validates both). `b` may be empty (zero inputs).
+ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
+                              const netlist_gen::NetlistOptions& options);
+
+}  // namespace tkfac::cosim

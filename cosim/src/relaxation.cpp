@@ -1,0 +1,139 @@
+#include "tkfac/cosim/relaxation.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
+
+namespace tkfac::cosim {
+
+namespace {
+// The tail fitted: from 1 tau (the start of the run carries the first, tiny steps) to where the
+// slow mode has decayed by 1e-7 of its start (well above the simulator's round-off) or the end.
+constexpr double kFitStartTaus = 1.0;
+constexpr double kFitDecades = 7.0;
+constexpr double kMaxStepPerTau = 1.0 / 20.0;
+}  // namespace
+
+RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
+                                    const Eigen::VectorXd& b_in,
+                                    netlist_gen::NetlistOptions options,
+                                    const std::vector<double>& eps_levels) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  if (options.noise_variance != 0.0) {
+    throw InputError("--noise-variance: relaxation is measured without noise (expected 0)");
+  }
+  const Eigen::Index n = m.rows();
+  Eigen::VectorXd b = b_in;
+  if (b.size() == 0) {
+    // Equal weight on every mode is not needed; a fixed vector with all entries nonzero is.
+    b = Eigen::VectorXd::LinSpaced(n, 1.0, 2.0);
+    for (Eigen::Index i = 1; i < n; i += 2) b(i) = -b(i);
+  }
+  double smallest_eps = 1.0;
+  for (double e : eps_levels) smallest_eps = std::min(smallest_eps, e);
+  // First a netlist for the summary (tau), then the real one with the step cap and run length.
+  netlist_gen::Netlist nl = netlist_gen::make_netlist(m, b, options);
+  const double tau = nl.summary.predicted_tau;
+  if (options.max_step == 0.0) options.max_step = kMaxStepPerTau * tau;
+  if (options.sim_time == 0.0) options.target_rel_error = smallest_eps;
+  nl = netlist_gen::make_netlist(m, b, options);
+
+  RelaxMeasurement r;
+  r.size = static_cast<int>(n);
+  r.condition_number = nl.summary.condition_number;
+  r.alpha_min = nl.summary.alpha_min;
+  r.tau_predicted = tau;
+  r.eps_levels = eps_levels;
+
+  Eigen::MatrixXd damped = m;
+  damped.diagonal().array() += options.damping;
+  const Eigen::MatrixXd m_hat = 0.5 * (damped + damped.transpose()) / nl.summary.matrix_scale;
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(m_hat);
+  const Eigen::VectorXd q = eig.eigenvectors().col(0);
+  const Eigen::VectorXd v_eq = m_hat.llt().solve(b / nl.summary.rhs_scale);
+  const double norm_eq = v_eq.norm();
+  const double c0 = std::abs(q.dot(v_eq));
+  if (!(c0 > 1e-12 * norm_eq)) {
+    throw InputError(
+        "--rhs: the right-hand side has no component along the slowest mode; its decay cannot "
+        "be measured (expected a b with q_min^T M^-1 b != 0)");
+  }
+
+  // Stream: least-squares sums of (t, log|c|) over the tail, and the first crossing of each eps.
+  const double fit_from = kFitStartTaus * tau;
+  const double floor = c0 * std::pow(10.0, -kFitDecades);
+  double s1 = 0, st = 0, sy = 0, stt = 0, sty = 0;
+  double t_first = std::numeric_limits<double>::quiet_NaN(), t_last = 0.0;
+  r.time_to_eps.assign(eps_levels.size(), std::numeric_limits<double>::quiet_NaN());
+  double t_prev = 0.0, e_prev = 1.0;  // cold start: relative error 1 at t = 0
+  RunOptions ro;
+  for (const auto& u : nl.unknowns) ro.nodes.push_back(u.node);
+  Eigen::VectorXd v(n);
+  ro.observer = [&](double t, const Eigen::VectorXd& values) {
+    for (std::size_t i = 0; i < nl.unknowns.size(); ++i) {
+      v(nl.unknowns[i].index) = values(static_cast<Eigen::Index>(i));
+    }
+    const Eigen::VectorXd d = v - v_eq;
+    const double c = std::abs(q.dot(d));
+    if (t >= fit_from && c > floor) {
+      const double y = std::log(c);
+      s1 += 1;
+      st += t;
+      sy += y;
+      stt += t * t;
+      sty += t * y;
+      if (std::isnan(t_first)) t_first = t;
+      t_last = t;
+    }
+    const double e = d.norm() / norm_eq;
+    for (std::size_t k = 0; k < eps_levels.size(); ++k) {
+      if (std::isnan(r.time_to_eps[k]) && e <= eps_levels[k]) {
+        // Log-linear interpolation between the two points around the crossing.
+        const double le = std::log(eps_levels[k]);
+        const double w =
+            e_prev > e ? (std::log(e_prev) - le) / (std::log(e_prev) - std::log(e)) : 1.0;
+        r.time_to_eps[k] = t_prev + w * (t - t_prev);
+      }
+    }
+    t_prev = t;
+    e_prev = e;
+  };
+  struct Cleanup {
+    Session& session;
+    ~Cleanup() {
+      try {
+        session.remove_circuit();
+      } catch (...) {
+      }
+    }
+  } cleanup{session};
+  session.load(netlist_gen::to_spice(nl));
+  const RunResult run = session.run(ro);
+  r.analog_seconds = run.final_time;
+  r.accepted_points = run.accepted_points;
+  r.fit_points = static_cast<long>(s1);
+  r.fit_start = t_first;
+  r.fit_end = t_last;
+  if (s1 >= 3) {
+    const double slope = (s1 * sty - st * sy) / (s1 * stt - st * st);
+    r.tau_measured = -1.0 / slope;
+  } else {
+    r.tau_measured = std::numeric_limits<double>::quiet_NaN();
+  }
+  const double w = c0 / norm_eq;
+  for (double e : eps_levels) {
+    r.time_bound.push_back(tau * std::log(1.0 / e));
+    r.time_refined.push_back(tau * std::log(w / e));
+  }
+  r.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return r;
+}
+
+}  // namespace tkfac::cosim

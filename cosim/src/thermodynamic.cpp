@@ -1,0 +1,119 @@
+#include "tkfac/cosim/thermodynamic.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
+#include <cmath>
+
+#include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
+
+namespace tkfac::cosim {
+
+void ThermoOptions::validate() const {
+  if (!std::isfinite(burn_in)) {
+    throw InputError(
+        fmt::format("--burn-in: {} is not a finite time (seconds; < 0: automatic)", burn_in));
+  }
+  if (!(std::isfinite(window) && window >= 0.0)) {
+    throw InputError(
+        fmt::format("--window: {} is not a finite time >= 0 seconds (0: automatic)", window));
+  }
+  if (!(std::isfinite(target_standard_error) && target_standard_error >= 0.0)) {
+    throw InputError(
+        fmt::format("--target-standard-error: {} is not a finite number >= 0 (0: unused)",
+                    target_standard_error));
+  }
+  if (!(std::isfinite(analog_time) && analog_time >= 0.0)) {
+    throw InputError(fmt::format(
+        "--analog-time: {} is not a finite time >= 0 in units of R C (0: off)", analog_time));
+  }
+  if (start != "cold" && start != "warm") {
+    throw InputError(fmt::format("--start: '{}' is not cold or warm", start));
+  }
+  if (start == "warm" && warm_start.size() == 0) {
+    throw InputError("--start: warm needs a start vector (--warm-start FILE)");
+  }
+  if (!warm_start.allFinite()) throw InputError("--warm-start: contains NaN or Inf");
+  if (inverse_method != "covariance" && inverse_method != "unit_rhs" && inverse_method != "auto") {
+    throw InputError(
+        fmt::format("--inverse-method: '{}' is not auto, covariance or unit_rhs", inverse_method));
+  }
+  if (noise_shape != NoiseShape::white && noise_shape != NoiseShape::held) {
+    throw InputError("--noise-shape: expected white or held");
+  }
+}
+
+NoiseShape parse_noise_shape(const std::string& text, const std::string& option) {
+  if (text == "white") return NoiseShape::white;
+  if (text == "held") return NoiseShape::held;
+  throw InputError(fmt::format("{}: '{}' is not white or held", option, text));
+}
+
+Eigen::VectorXd ThermoModel::v_eq() const {
+  // M_hat = Q diag(alpha) Q^T.
+  return modes * (modes.transpose() * b_hat).cwiseQuotient(alpha);
+}
+
+Eigen::VectorXd ThermoModel::x_eq() const { return scale * v_eq(); }
+
+double ThermoModel::variance_factor(Eigen::Index k, NoiseShape shape) const {
+  if (shape == NoiseShape::white || noise_sample_time <= 0.0) return 1.0;
+  const double u = alpha(k) * noise_sample_time / tau0;
+  return u < 1e-8 ? 1.0 : std::tanh(0.5 * u) / (0.5 * u);
+}
+
+Eigen::VectorXd ThermoModel::mode_variances_x(NoiseShape shape) const {
+  Eigen::VectorXd v(alpha.size());
+  for (Eigen::Index k = 0; k < alpha.size(); ++k) {
+    // Cov(x) = beta^-1 (s_M M_hat)^-1: mode k has beta^-1 / (s_M alpha_k).
+    v(k) = variance_factor(k, shape) * noise_variance / (matrix_scale * alpha(k));
+  }
+  return v;
+}
+
+Eigen::MatrixXd ThermoModel::covariance_x(NoiseShape shape) const {
+  return modes * mode_variances_x(shape).asDiagonal() * modes.transpose();
+}
+
+Eigen::VectorXd ThermoModel::mean_at(double t, const Eigen::VectorXd& x0) const {
+  const Eigen::VectorXd xe = x_eq();
+  Eigen::VectorXd c = modes.transpose() * (x0 - xe);
+  for (Eigen::Index k = 0; k < c.size(); ++k) c(k) *= std::exp(-alpha(k) * t / tau0);
+  return xe + modes * c;
+}
+
+double ThermoModel::noise_current_rms() const {
+  if (noise_sample_time <= 0.0) return 0.0;
+  // S_i = NA^2 NT = 2 C g0 beta_V^-1 with g0 = 1 / R.
+  return std::sqrt(2.0 * capacitance * voltage_noise_variance / (resistance * noise_sample_time));
+}
+
+ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
+                              const netlist_gen::NetlistOptions& options) {
+  // The netlist is built (and thrown away) so that every number the twin uses is the netlist's
+  // own: scales, R, C, noise sample time, beta_V^-1.
+  const netlist_gen::Netlist nl = netlist_gen::make_netlist(m, b, options);
+  const netlist_gen::MatrixSummary& s = nl.summary;
+  ThermoModel model;
+  Eigen::MatrixXd damped = m;
+  damped.diagonal().array() += options.damping;
+  model.m_hat = 0.5 * (damped + damped.transpose()) / s.matrix_scale;
+  model.b_hat = b.size() == 0 ? Eigen::VectorXd::Zero(m.rows()) : Eigen::VectorXd(b / s.rhs_scale);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(model.m_hat);
+  model.modes = eig.eigenvectors();
+  model.alpha = eig.eigenvalues();
+  model.resistance = s.resistance;
+  model.capacitance = s.capacitance;
+  model.tau0 = s.resistance * s.capacitance;
+  model.matrix_scale = s.matrix_scale;
+  model.rhs_scale = s.rhs_scale;
+  model.scale = s.rhs_scale / s.matrix_scale;
+  model.noise_variance = s.noise_variance;
+  model.voltage_noise_variance = s.voltage_noise_variance;
+  model.noise_sample_time = s.noise_sample_time;
+  model.default_sim_time = s.sim_time;
+  return model;
+}
+
+}  // namespace tkfac::cosim

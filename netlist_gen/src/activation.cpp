@@ -1,0 +1,419 @@
+#include "tkfac/netlist_gen/activation.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "number_text.hpp"
+#include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/report.hpp"
+
+namespace tkfac::netlist_gen {
+namespace {
+
+using detail::num;
+using detail::round3;
+
+// Below this fraction of the largest eigenvalue an undamped a a^T / b counts as singular (a of
+// deficient row rank): the SVD gives such eigenvalues only to about 1e-16 relative.
+constexpr double kSingularRelative = 1e-14;
+
+double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options) {
+  if (options.scaling == Scaling::none || b.size() == 0) return 1.0;
+  const double largest = b.cwiseAbs().maxCoeff();
+  return largest > 0 ? largest / options.input_full_scale : 1.0;
+}
+
+// The conductances of the circuit, trimmed for op-amps of gain A (see the derivation below).
+//
+// Nodes and sign conventions (V_i = V(o_i), every op-amp a VCVS out = -A V(in)):
+//   integrator i:  o_i = -A V(s_i), C from s_i to o_i: C dV(o_i)/dt = -(current into s_i);
+//   inverter:      neg = -rho V(in), rho = A / (A + 2) (input and feedback resistors equal);
+//   summing amp k: y_k = -A V(p_k), feedback G_fb_k from p_k to y_k.
+// First array (into p_k): G1_ik from o_i (F_ik > 0) or neg_i (F_ik < 0). Kirchhoff at p_k with
+// V(p_k) = -y_k / A:
+//   sum_i G1_ik u_ik + y_k (G_fb_k (1 + 1/A) + S1_k / A) = 0,   S1_k = sum_i G1_ik,
+// where G1_ik u_ik = g0 F_ik V_i if the negative entries get G1_ik = g0 |F_ik| / rho. Then
+// G_fb_k = (g0 - S1_k / A) / (1 + 1/A) makes y_k = -(F^T V)_k exactly.
+// Second array (into s_i): G2_ik from ny_k = -rho y_k (F_ik > 0, G2_ik = g0 F_ik / rho) or y_k
+// (F_ik < 0, G2_ik = g0 |F_ik|): current g0 (F F^T V)_i. Kirchhoff at s_i at equilibrium, with
+// V(s_i) = -V_i / A, a damping conductance G_d from o_i (or from neg_i, sign -rho) and the input
+// g0 from the DAC at -b_hat_i:
+//   g0 (F F^T V)_i +/- G_d V_i - g0 b_hat_i + (V_i / A)(S2_i + G_d + g0) = 0,
+// which is g0 (M_hat V - b_hat)_i = 0 exactly when
+//   from o_i:   G_d = (g0 mu - (S2_i + g0) / A) / (1 + 1/A)      (needs g0 mu > (S2_i + g0) / A),
+//   from neg_i: G_d = ((S2_i + g0) / A - g0 mu) / (rho - 1/A)    (otherwise).
+// The dynamics change by O(1/A) only (the capacitor sees V(s_i) - V(o_i) = -V_i (1 + 1/A)).
+struct Conductances {
+  Eigen::MatrixXd first;    // G1, N x b
+  Eigen::MatrixXd second;   // G2, N x b
+  Eigen::VectorXd feedback;  // G_fb_k (0 for an all-zero column: no amplifier)
+  Eigen::VectorXd damping;  // G_d_i (0: no resistor)
+  std::vector<bool> damping_from_neg;
+};
+
+Conductances conductances(const Eigen::MatrixXd& f, double mu, const NetlistOptions& o) {
+  const double g0 = 1.0 / o.resistance;
+  const double a = o.opamp_gain;
+  const double rho = a / (a + 2.0);
+  const bool comp = o.gain_compensation;
+  const Eigen::Index n = f.rows(), b = f.cols();
+  Conductances c;
+  c.first = g0 * f.cwiseAbs();
+  c.second = g0 * f.cwiseAbs();
+  c.feedback = Eigen::VectorXd::Zero(b);
+  c.damping = Eigen::VectorXd::Zero(n);
+  c.damping_from_neg.assign(static_cast<std::size_t>(n), false);
+  if (comp) {
+    for (Eigen::Index k = 0; k < b; ++k) {
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (f(i, k) < 0.0) c.first(i, k) /= rho;
+        if (f(i, k) > 0.0) c.second(i, k) /= rho;
+      }
+    }
+  }
+  for (Eigen::Index k = 0; k < b; ++k) {
+    if (c.first.col(k).sum() == 0.0) continue;  // zero column: no amplifier
+    const double s1 = c.first.col(k).sum();
+    c.feedback(k) = comp ? (g0 - s1 / a) / (1.0 + 1.0 / a) : g0;
+    if (!(c.feedback(k) > 0.0)) {
+      throw InputError(fmt::format(
+          "opamp_gain = {:g}: too low to trim summing amplifier {} of the activation encoding "
+          "(its feedback resistor would need a conductance <= 0); expected a larger gain, or "
+          "gain_compensation off",
+          a, k));
+    }
+  }
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double target = g0 * mu;
+    if (!comp) {
+      c.damping(i) = target;
+      continue;
+    }
+    const double net = target - (c.second.row(i).sum() + g0) / a;
+    if (net > 0.0) {
+      c.damping(i) = net / (1.0 + 1.0 / a);
+    } else if (net < 0.0) {
+      c.damping(i) = -net / (rho - 1.0 / a);
+      c.damping_from_neg[static_cast<std::size_t>(i)] = true;
+    }
+  }
+  return c;
+}
+
+// Bound on the relative error of the untrimmed circuit's equilibrium (gain_compensation off),
+// to first order in 1/A: the summing amplifiers' gains are off by (1 + S1_k / g0) / A, the
+// inverters by 2/A, each perturbing F F^T by at most that times ||F||_F^2; the integrators'
+// summing nodes leak (S2_i / g0 + mu + 1) / A onto the diagonal. Divided by alpha_min.
+double finite_gain_bound(const Eigen::MatrixXd& f, double mu, double gain, double alpha_min) {
+  const double column_error = (f.cwiseAbs().colwise().sum().maxCoeff() + 1.0) / gain + 4.0 / gain;
+  const double leak = (f.cwiseAbs().rowwise().sum().maxCoeff() + mu + 1.0) / gain;
+  return (column_error * f.squaredNorm() + leak) / alpha_min;
+}
+
+std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double factor) {
+  if (v0.size() == 0) return "";
+  return fmt::format(" IC={}", num(factor * v0(i)));
+}
+
+}  // namespace
+
+void validate_activations(const Eigen::MatrixXd& a, double damping, const std::string& name) {
+  if (a.rows() == 0 || a.cols() == 0) {
+    throw InputError(fmt::format(
+        "{}: is {}x{}, expected a non-empty N x b array (one column per example)", name,
+        a.rows(), a.cols()));
+  }
+  for (Eigen::Index k = 0; k < a.cols(); ++k) {
+    for (Eigen::Index i = 0; i < a.rows(); ++i) {
+      if (!std::isfinite(a(i, k))) {
+        throw InputError(fmt::format("{}: entry ({}, {}) is {}, expected finite numbers", name, i,
+                                     k, a(i, k)));
+      }
+    }
+  }
+  if (!(std::isfinite(damping) && damping >= 0.0)) {
+    throw InputError(
+        fmt::format("{}: damping is {}, expected a finite damping >= 0", name, damping));
+  }
+  if (damping > 0.0) return;
+  const Eigen::VectorXd eig = activation_eigenvalues(a, 0.0);
+  const double largest = eig(eig.size() - 1);
+  if (a.cols() < a.rows() || !(eig(0) > kSingularRelative * largest)) {
+    throw InputError(fmt::format(
+        "{}: a a^T / b is singular without damping (N = {} rows, b = {} columns, smallest "
+        "eigenvalue {:.3g}); expected damping > 0, or b >= N and a of full row rank",
+        name, a.rows(), a.cols(), eig(0)));
+  }
+}
+
+double activation_matrix_scale(const Eigen::MatrixXd& a, double damping) {
+  return a.rowwise().squaredNorm().maxCoeff() / static_cast<double>(a.cols()) + damping;
+}
+
+Eigen::VectorXd activation_eigenvalues(const Eigen::MatrixXd& a, double damping) {
+  const Eigen::Index n = a.rows(), b = a.cols();
+  const Eigen::BDCSVD<Eigen::MatrixXd> svd(a);
+  const Eigen::VectorXd& sigma = svd.singularValues();
+  Eigen::VectorXd eig = Eigen::VectorXd::Constant(n, damping);
+  for (Eigen::Index k = 0; k < sigma.size(); ++k) {
+    eig(k) = sigma(k) * sigma(k) / static_cast<double>(b) + damping;
+  }
+  std::sort(eig.data(), eig.data() + eig.size());
+  return eig;
+}
+
+Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd& rhs,
+                                const NetlistOptions& options) {
+  options.validate();
+  if (options.noise_variance > 0.0) {
+    throw InputError(fmt::format(
+        "noise_variance = {}: noise sources are not implemented in the activation encoding yet "
+        "(expected 0)",
+        options.noise_variance));
+  }
+  validate_activations(a, options.damping, "a");
+  const Eigen::Index n = a.rows(), batch = a.cols();
+  if (rhs.size() != 0 && rhs.size() != n) {
+    throw InputError(fmt::format(
+        "b: has {} entries, expected {} (one per row of the activation array) or none (zero "
+        "inputs)",
+        rhs.size(), n));
+  }
+  if (!rhs.allFinite()) throw InputError("b: expected finite numbers");
+  if (options.initial_state.size() != 0 && options.initial_state.size() != n) {
+    throw InputError(fmt::format(
+        "initial_state (--warm-start): has {} entries, expected {} (one per unknown) or none "
+        "(cold start)",
+        options.initial_state.size(), n));
+  }
+
+  const double lambda = options.damping;
+  const double s_m =
+      options.scaling == Scaling::max_entry ? activation_matrix_scale(a, lambda) : 1.0;
+  const double s_b = rhs_scale(rhs, options);
+  const Eigen::MatrixXd f = a / std::sqrt(static_cast<double>(batch) * s_m);
+  const double mu = lambda / s_m;
+  const Eigen::VectorXd b_hat = rhs.size() == 0 ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(rhs / s_b);
+  Eigen::VectorXd v0;
+  if (options.initial_state.size() != 0) v0 = options.initial_state * (s_m / s_b);
+
+  const Eigen::VectorXd alpha = activation_eigenvalues(a, lambda) / s_m;
+  const double alpha_min = alpha(0), alpha_max = alpha(n - 1);
+
+  Netlist nl;
+  nl.encoding = "activation";
+  MatrixSummary& sum = nl.summary;
+  sum.size = static_cast<int>(n);
+  sum.damping = lambda;
+  sum.condition_number = alpha_max / alpha_min;
+  sum.alpha_min = alpha_min;
+  sum.alpha_max = alpha_max;
+  sum.matrix_scale = s_m;
+  sum.rhs_scale = s_b;
+  sum.resistance = options.resistance;
+  sum.capacitance = options.capacitance;
+  const double tau0 = options.resistance * options.capacitance;
+  sum.predicted_tau = tau0 / alpha_min;
+  sum.sim_time = options.sim_time > 0.0
+                     ? options.sim_time
+                     : round3(sum.predicted_tau * (std::log(1.0 / options.target_rel_error) +
+                                                   detail::kSimTimeMargin),
+                              true);
+  nl.tran_stop = sum.sim_time;
+  nl.tran_max_step = options.max_step > 0.0
+                         ? options.max_step
+                         : round3(std::min(detail::kMaxStepPerTau * sum.predicted_tau,
+                                           sum.sim_time / 20.0),
+                                  false);
+  nl.tran_step = round3(std::min(tau0 / alpha_max, nl.tran_max_step), false);
+
+  const Conductances g = conductances(f, mu, options);
+  std::vector<bool> neg_row(static_cast<std::size_t>(n), false);
+  std::vector<bool> pos_col(static_cast<std::size_t>(batch), false);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index k = 0; k < batch; ++k) {
+      if (f(i, k) < 0.0) neg_row[static_cast<std::size_t>(i)] = true;
+      if (f(i, k) > 0.0) pos_col[static_cast<std::size_t>(k)] = true;
+    }
+    if (g.damping_from_neg[static_cast<std::size_t>(i)]) neg_row[static_cast<std::size_t>(i)] = true;
+  }
+
+  auto& e = nl.elements;
+  ComponentCounts& count = nl.counts;
+  const std::string gain = num(options.opamp_gain);
+  const std::string r = num(options.resistance);
+  e.push_back("*");
+  e.push_back("* --- integrators: op-amp E_int_i (o_i = -A V(s_i)) with C_i from summing node s_i");
+  e.push_back("*     to output o_i; -C dV(o_i)/dt = current into s_i, and o_i is V_i");
+  for (Eigen::Index i = 0; i < n; ++i) {
+    // Warm start: the capacitor holds V(s_i) - V(o_i) = -V0 (1 + A) / A (see encoding.cpp).
+    e.push_back(fmt::format("C_{} s_{} o_{} {}{}", i, i, i, num(options.capacitance),
+                            initial_condition(v0, i, -(1.0 + options.opamp_gain) /
+                                                         options.opamp_gain)));
+    e.push_back(fmt::format("E_int_{} o_{} 0 0 s_{} {}", i, i, i, gain));
+    ++count.capacitors;
+    ++count.amplifiers;
+  }
+  if (std::find(neg_row.begin(), neg_row.end(), true) != neg_row.end()) {
+    e.push_back("*");
+    e.push_back("* --- inverters: neg_i = -V(o_i), op-amp E_inv_i with input and feedback resistors R");
+    e.push_back("*     (only for the rows i of a that hold a negative entry, or whose trim needs it)");
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (!neg_row[static_cast<std::size_t>(i)]) continue;
+      e.push_back(fmt::format("R_inv_in_{} o_{} sn_{} {}", i, i, i, r));
+      e.push_back(fmt::format("R_inv_fb_{} sn_{} neg_{} {}", i, i, i, r));
+      e.push_back(fmt::format("E_inv_{} neg_{} 0 0 sn_{} {}", i, i, i, gain));
+      count.resistors += 2;
+      ++count.amplifiers;
+    }
+  }
+  e.push_back("*");
+  e.push_back("* --- first array: R_a_i_k = R/|F_ik|, F = a / sqrt(b s_M), from o_i (a_ik > 0) or");
+  e.push_back("*     neg_i (a_ik < 0) into the summing node p_k of amplifier k (the a^T V product)");
+  for (Eigen::Index k = 0; k < batch; ++k) {
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (f(i, k) == 0.0) continue;
+      e.push_back(fmt::format("R_a_{}_{} {}_{} p_{} {}", i, k, f(i, k) > 0 ? "o" : "neg", i, k,
+                              num(1.0 / g.first(i, k))));
+      ++count.resistors;
+    }
+  }
+  e.push_back("*");
+  e.push_back("* --- summing amplifiers: E_sum_k (y_k = -A V(p_k)) with feedback R_sum_fb_k from p_k");
+  e.push_back("*     to y_k: y_k = -(F^T V)_k (only for the columns k of a with a non-zero entry)");
+  for (Eigen::Index k = 0; k < batch; ++k) {
+    if (g.feedback(k) == 0.0) continue;
+    e.push_back(fmt::format("R_sum_fb_{} p_{} y_{} {}", k, k, k, num(1.0 / g.feedback(k))));
+    e.push_back(fmt::format("E_sum_{} y_{} 0 0 p_{} {}", k, k, k, gain));
+    ++count.resistors;
+    ++count.amplifiers;
+  }
+  bool any_pos_col = false;
+  for (Eigen::Index k = 0; k < batch; ++k) any_pos_col = any_pos_col || pos_col[static_cast<std::size_t>(k)];
+  if (any_pos_col) {
+    e.push_back("*");
+    e.push_back("* --- output inverters: ny_k = -y_k = (F^T V)_k, op-amp E_yinv_k with resistors R");
+    e.push_back("*     (only for the columns k of a that hold a positive entry)");
+    for (Eigen::Index k = 0; k < batch; ++k) {
+      if (!pos_col[static_cast<std::size_t>(k)]) continue;
+      e.push_back(fmt::format("R_yinv_in_{} y_{} syn_{} {}", k, k, k, r));
+      e.push_back(fmt::format("R_yinv_fb_{} syn_{} ny_{} {}", k, k, k, r));
+      e.push_back(fmt::format("E_yinv_{} ny_{} 0 0 syn_{} {}", k, k, k, gain));
+      count.resistors += 2;
+      ++count.amplifiers;
+    }
+  }
+  e.push_back("*");
+  e.push_back("* --- second array: R_f_i_k = R/|F_ik| from ny_k (a_ik > 0) or y_k (a_ik < 0) into s_i");
+  e.push_back("*     (the current g0 (F F^T V)_i, the a a^T / b part of -g0 M_hat V)");
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index k = 0; k < batch; ++k) {
+      if (f(i, k) == 0.0) continue;
+      e.push_back(fmt::format("R_f_{}_{} {}_{} s_{} {}", i, k, f(i, k) > 0 ? "ny" : "y", k, i,
+                              num(1.0 / g.second(i, k))));
+      ++count.resistors;
+    }
+  }
+  if ((g.damping.array() > 0.0).any()) {
+    e.push_back("*");
+    e.push_back("* --- damping: R_d_i = R/mu, mu = damping / s_M, from o_i into s_i (the mu V term;");
+    e.push_back("*     trimmed for the op-amp gain, from neg_i where the trim must subtract)");
+    for (Eigen::Index i = 0; i < n; ++i) {
+      if (g.damping(i) == 0.0) continue;
+      e.push_back(fmt::format("R_d_{} {}_{} s_{} {}", i,
+                              g.damping_from_neg[static_cast<std::size_t>(i)] ? "neg" : "o", i, i,
+                              num(1.0 / g.damping(i))));
+      ++count.resistors;
+    }
+  }
+  e.push_back("*");
+  e.push_back(
+      "* --- inputs: DAC V_dac_i at -b_hat_i volts through R_b_i = R into s_i (the +g0 "
+      "b_hat term)");
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const std::string name = fmt::format("V_dac_{}", i);
+    e.push_back(fmt::format("{} dac_{} 0 dc {}", name, i, num(-b_hat(i))));
+    e.push_back(fmt::format("R_b_{} dac_{} s_{} {}", i, i, i, r));
+    nl.inputs.push_back({static_cast<int>(i), name, -1.0});
+    ++count.sources;
+    ++count.resistors;
+  }
+  for (Eigen::Index i = 0; i < n; ++i) {
+    nl.unknowns.push_back({static_cast<int>(i), fmt::format("o_{}", i), s_b / s_m});
+  }
+  // Gear-2, no tolerances: as in encoding.cpp (which explains why).
+  nl.options.push_back("method=gear maxord=2");
+
+  nl.title = fmt::format(
+      "tkfac activation netlist: solves (a a^T / b + damping*I) x = rhs, n = {}, b = {}", n, batch);
+  auto& h = nl.header;
+  h.push_back("Generated by tkfac netlist_gen; rerun it rather than editing this file.");
+  h.push_back("");
+  h.push_back("Encoding: activation (M = a a^T / b + damping I is never formed). Per unknown an");
+  h.push_back("inverting op-amp integrator (C from summing node s_i to output o_i); a first");
+  h.push_back("resistor array R/|F_ik| into b summing amplifiers giving y = -F^T V; a second array");
+  h.push_back("R/|F_ik| feeding F y back into the integrators; a damping resistor R/mu per unknown;");
+  h.push_back("an input resistor R from a DAC at -b_hat_i volts. F = a / sqrt(b s_M),");
+  h.push_back("mu = damping / s_M, so M_hat = F F^T + mu I. Op-amps: VCVS of open-loop gain A.");
+  h.push_back("Dynamics: C dV/dt = -g0 (M_hat V - b_hat), g0 = 1/R; " +
+              std::string(v0.size() != 0 ? "V(0) = warm start (uic)." : "V = 0 at t = 0 (uic)."));
+  h.push_back("");
+  h.push_back(fmt::format("Matrix: n = {}, batch b = {}, damping = {:.6g}, condition number = {:.6g}",
+                          n, batch, lambda, sum.condition_number));
+  h.push_back(fmt::format(
+      "Eigenvalues of M_hat (from the singular values of a): alpha_min = {:.6g}, alpha_max = {:.6g}",
+      alpha_min, alpha_max));
+  h.push_back(fmt::format("Scaling ({}): M_hat = (a a^T / b + damping*I) / s_M, s_M = {:.17g}",
+                          to_string(options.scaling), s_m));
+  if (options.scaling == Scaling::max_entry) {
+    h.push_back("             s_M = max_i ||a_i||^2 / b + damping (row norms of a) = max |m_ij|,");
+    h.push_back("             since |m_ij| <= sqrt(m_ii m_jj); so |F_ik| <= 1, every array R >= R");
+  }
+  h.push_back(fmt::format("             b_hat = b / s_b, s_b = {:.17g} (max|b_hat| = {:.6g})", s_b,
+                          b_hat.size() ? b_hat.cwiseAbs().maxCoeff() : 0.0));
+  h.push_back(fmt::format("Read-out: x_i = scale * V(node_i), scale = s_b / s_M = {:.17g}", s_b / s_m));
+  h.push_back("          (one `tkfac-unknown <index> <node> <scale>` line per unknown below)");
+  h.push_back("");
+  h.push_back(fmt::format("R = {:.6g} ohm, C = {:.6g} F, tau0 = R C = {:.6g} s", options.resistance,
+                          options.capacitance, tau0));
+  if (options.gain_compensation) {
+    h.push_back(fmt::format("Op-amp gain A = {:.6g}: feedback, damping and inverter-fed array",
+                            options.opamp_gain));
+    h.push_back("          resistors trimmed for it (they differ from the plain values by O(1/A)),");
+    h.push_back("          so the equilibrium solves M_hat V = b_hat exactly for VCVS op-amps");
+  } else {
+    sum.finite_gain_error = finite_gain_bound(f, mu, options.opamp_gain, alpha_min);
+    h.push_back(fmt::format("Op-amp gain A = {:.6g}, no gain compensation: relative solution error",
+                            options.opamp_gain));
+    h.push_back(fmt::format("          up to about {:.3g} (first order in 1/A, see activation.cpp)",
+                            sum.finite_gain_error));
+  }
+  h.push_back(fmt::format("Predicted tau = R C / alpha_min = {:.6g} s (slowest mode)",
+                          sum.predicted_tau));
+  if (options.sim_time > 0.0) {
+    h.push_back(fmt::format("Simulated time = {:.6g} s (= {:.3g} tau, given)", sum.sim_time,
+                            sum.sim_time / sum.predicted_tau));
+  } else {
+    h.push_back(fmt::format("Simulated time = {:.6g} s = tau * (ln(1/{:.3g}) + ln(10)) rounded up",
+                            sum.sim_time, options.target_rel_error));
+  }
+  h.push_back(fmt::format(
+      "Time steps: TSTEP = {:.3g} s (fastest mode tau0 / alpha_max, at most TMAX),", nl.tran_step));
+  h.push_back(fmt::format("          TMAX = {:.3g} s ({})", nl.tran_max_step,
+                          options.max_step > 0.0 ? "given"
+                                                 : "tau / 4, or simulated time / 20 if smaller"));
+  h.push_back(fmt::format(
+      "Components: {} capacitors, {} resistors ({} in the two arrays), {} op-amps (VCVS), {} "
+      "independent sources",
+      count.capacitors, count.resistors,
+      2 * static_cast<int>((f.array() != 0.0).count()), count.amplifiers, count.sources));
+  h.push_back("");
+  append_hardware_report(nl);
+  return nl;
+}
+
+}  // namespace tkfac::netlist_gen
