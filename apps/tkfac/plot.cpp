@@ -145,8 +145,11 @@ void write_plot(const std::string& path, const std::vector<PlotPanel>& panels,
     plots << fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),
                          quoted(panel.xlabel), quoted(panel.ylabel));
     plots << "set key " << panel.key << "\n";
-    plots << (panel.log_x ? "set logscale x\n" : "unset logscale x\n");
-    plots << (panel.log_y ? "set logscale y\n" : "unset logscale y\n");
+    // Log axes labelled in powers of ten ("1e-06"), not as long decimals ("0.0000010").
+    plots << (panel.log_x ? "set logscale x\nset format x '%.0e'\n"
+                          : "unset logscale x\nset format x '% h'\n");
+    plots << (panel.log_y ? "set logscale y\nset format y '%.0e'\n"
+                          : "unset logscale y\nset format y '% h'\n");
     if (items.empty()) {
       plots << "plot 1/0 notitle\n";
     } else {
