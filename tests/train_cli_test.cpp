@@ -86,6 +86,25 @@ TEST_CASE("train: --compare trains every run from the same start") {
   CHECK(header.rfind("run,step,", 0) == 0);
 }
 
+TEST_CASE("train: the noise options reach the factor solver") {
+  ScratchDir dir("train-cli-noise");
+  const std::string common =
+      "train --quiet --dataset synthetic --batch-size 32 --steps 3 --solver ou";
+  REQUIRE(run_tkfac(fmt::format("{} --save {}", common, dir.file("quiet.json"))).exit_code == 0);
+  const auto noisy = run_tkfac(
+      fmt::format("{} --noise-variance 1e-2 --save {}", common, dir.file("noisy.json")));
+  INFO(noisy.output);
+  REQUIRE(noisy.exit_code == 0);
+  std::ifstream a(dir.file("quiet.json")), b(dir.file("noisy.json"));
+  const std::string quiet((std::istreambuf_iterator<char>(a)), std::istreambuf_iterator<char>());
+  const std::string with_noise((std::istreambuf_iterator<char>(b)),
+                               std::istreambuf_iterator<char>());
+  // The noisy run's solver options, and so its parameters, differ from the noiseless run's.
+  const auto config = nlohmann::json::parse(with_noise)["optimizer"]["config"];
+  CHECK(config["kfac"]["solver"]["netlist"]["noise_variance"].get<double>() == 0.01);
+  CHECK(quiet != with_noise);
+}
+
 TEST_CASE("train: bad input exits with 2 and names the option or file") {
   ScratchDir dir("train-cli-bad");
   const std::string log = dir.file("log.csv"), save = dir.file("s.json");

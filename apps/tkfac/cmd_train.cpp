@@ -61,7 +61,8 @@ void apply_optimizer_args(kf::OptimizerConfig& c, const TrainArgs& a,
   if (given("--cg-max-iterations")) k.solver.cg_max_iterations = a.solver.cg_max_iterations;
   for (const char* o : {"--encoding", "--resistance", "--capacitance", "--opamp-gain",
                         "--gain-compensation", "--scaling", "--input-full-scale", "--sim-time",
-                        "--target-error"}) {
+                        "--target-error", "--noise-variance", "--noise-sample-time",
+                        "--noise-seed", "--max-step"}) {
     if (given(o)) {
       k.solver.netlist = a.circuit.resolve();
       break;
