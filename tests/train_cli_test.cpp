@@ -102,6 +102,16 @@ TEST_CASE("train: the noise options reach the factor solver") {
   // The noisy run's solver options, and so its parameters, differ from the noiseless run's.
   const auto config = nlohmann::json::parse(with_noise)["optimizer"]["config"];
   CHECK(config["kfac"]["solver"]["netlist"]["noise_variance"].get<double>() == 0.01);
+  // ... and the checkpoint keeps every circuit option a user gave.
+  REQUIRE(run_tkfac(fmt::format("{} --noise-variance 1e-2 --noise-seed 7 --noise-sample-time 2e-8 "
+                                "--gain-compensation false --save {}",
+                                common, dir.file("all.json")))
+              .exit_code == 0);
+  const auto netlist = read_json(dir.file("all.json"))["optimizer"]["config"]["kfac"]["solver"]
+                                                      ["netlist"];
+  CHECK(netlist["noise_seed"].get<unsigned>() == 7);
+  CHECK(netlist["noise_sample_time"].get<double>() == 2e-8);
+  CHECK(netlist["gain_compensation"].get<bool>() == false);
   CHECK(quiet != with_noise);
 }
 

@@ -219,7 +219,11 @@ nlohmann::json to_json(const KfacOptions& o) {
               {"input_full_scale", n.input_full_scale},
               {"sim_time", n.sim_time},
               {"target_rel_error", n.target_rel_error},
-              {"noise_variance", n.noise_variance}}}}}};
+              {"noise_variance", n.noise_variance},
+              {"gain_compensation", n.gain_compensation},
+              {"noise_sample_time", n.noise_sample_time},
+              {"noise_seed", n.noise_seed},
+              {"max_step", n.max_step}}}}}};
 }
 
 KfacOptions kfac_options_from_json(const nlohmann::json& j) {
@@ -265,6 +269,10 @@ KfacOptions kfac_options_from_json(const nlohmann::json& j) {
       d.sim_time = get_or(n, "sim_time", d.sim_time, what);
       d.target_rel_error = get_or(n, "target_rel_error", d.target_rel_error, what);
       d.noise_variance = get_or(n, "noise_variance", d.noise_variance, what);
+      d.gain_compensation = get_or(n, "gain_compensation", d.gain_compensation, what);
+      d.noise_sample_time = get_or(n, "noise_sample_time", d.noise_sample_time, what);
+      d.noise_seed = get_or(n, "noise_seed", d.noise_seed, what);
+      d.max_step = get_or(n, "max_step", d.max_step, what);
     }
   }
   return o;
