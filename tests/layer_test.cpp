@@ -360,6 +360,56 @@ TEST_CASE("activation: zero entries give no resistor; names follow the indices; 
                  "expected 3"));
 }
 
+TEST_CASE("activation: noise into the summing nodes, sized and seeded as in the integrator") {
+  // The same SDE, so the same noise: one TRRANDOM source per s_i, NA and NT equal to those of the
+  // integrator netlist of M = a a^T / b, a pad source for odd n, `.options seed`.
+  std::mt19937_64 rng(8);
+  const Eigen::MatrixXd a = random_array(3, 4, rng);
+  const Eigen::VectorXd b = Eigen::Vector3d(1, -2, 0.5);
+  ng::NetlistOptions o;
+  o.damping = 0.1;
+  o.noise_variance = 1e-3;
+  o.noise_seed = 9;
+  const ng::Netlist act = ng::make_activation_netlist(a, b, o);
+  ng::NetlistOptions oi = o;
+  oi.encoding = ng::Encoding::integrator;
+  const ng::Netlist integ = ng::make_netlist(ng::activation_matrix(a), b, oi);
+  const std::string text = ng::to_spice(act);
+  INFO(text);
+  CHECK(act.summary.noise_sample_time == integ.summary.noise_sample_time);
+  CHECK(act.summary.noise_current_rms ==
+        doctest::Approx(integ.summary.noise_current_rms).epsilon(1e-12));
+  CHECK(act.summary.voltage_noise_variance ==
+        doctest::Approx(integ.summary.voltage_noise_variance).epsilon(1e-12));
+  CHECK(act.tran_max_step == act.summary.noise_sample_time);
+  const auto c = cards(text);
+  for (int i = 0; i < 3; ++i) {
+    const auto it = c.find(fmt::format("I_n_{}", i));
+    REQUIRE(it != c.end());
+    CHECK(it->second[2] == fmt::format("s_{}", i));
+    CHECK(it->second[5] == "trrandom(2");
+  }
+  CHECK(c.count("I_n_pad") == 1);
+  CHECK(contains(text, "\n.options seed=9\n"));
+  CHECK(act.counts.sources == 3 + 4);  // DACs, noise sources with the pad
+  // The header states the noise as the integrator's does, expected std included (from the SVD
+  // of a here, from the inverse of M there).
+  const auto line_with = [](const ng::Netlist& nl, const std::string& part) {
+    for (const std::string& h : nl.header)
+      if (contains(h, part)) return h;
+    return std::string("(none)");
+  };
+  for (const char* part : {"Noise: beta^-1", "NA = sqrt", "seed = 9", "Expected std of x_i"}) {
+    CHECK(line_with(act, part) == line_with(integ, part));
+  }
+  CHECK(contains(line_with(act, "Dynamics:"), "+ i_noise"));
+  // A noise step larger than NT is refused, as for the other encodings.
+  ng::NetlistOptions bad = o;
+  bad.noise_sample_time = 1e-8;
+  bad.max_step = 2e-8;
+  CHECK_THROWS_AS(ng::make_activation_netlist(a, b, bad), tkfac::InputError);
+}
+
 namespace {
 
 // A small checkpoint: `tkfac train` on the synthetic data, 8-6-3 tanh, a few K-FAC steps.
@@ -558,7 +608,15 @@ TEST_CASE("layer: bad input gives a clear error, exit code 2 and no output") {
        {"--model", "8 inputs", "49 features"}},
       {base + "--layer 0 --factor G --rhs-column 9", {"--rhs-column", "out of range"}},
       {base + "--all /nonexistent-dir/sub/out", {"--all", "does not exist"}},
-      {base + "--layer 0 --factor A --encoding banana", {"--encoding", "banana"}},
+      {base + "--layer 0 --factor A --encoding banana", {"--encoding", "banana", "activation"}},
+      // A matrix in the activation encoding: the message says where that circuit comes from.
+      {fmt::format("netlist --matrix '{0}/circuits/system3_M.csv' --encoding activation",
+                   TKFAC_SOURCE_DIR),
+       {"activation array", "--activations", "--model"}},
+      {fmt::format("solve --matrix '{0}/circuits/system3_M.csv' --rhs '{0}/circuits/system3_b.csv' "
+                   "--backend spice --encoding activation",
+                   TKFAC_SOURCE_DIR),
+       {"activation array", "--activations", "--model"}},
   };
   for (const Bad& b : cases) {
     CAPTURE(b.args);

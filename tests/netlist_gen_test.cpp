@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/netlist_gen/report.hpp"
 
 namespace ng = tkfac::netlist_gen;
 
@@ -304,6 +306,18 @@ TEST_CASE("netlist_gen: make_netlist checks M, b and the options") {
                     "noise sample time");
 }
 
+TEST_CASE("netlist_gen: make_netlist refuses the activation encoding and says where it is built") {
+  // A valid option (validate() accepts it), but make_netlist has a matrix, not an array: every
+  // caller (tkfac netlist --matrix, tkfac solve, the spice backend, K-FAC) gets this message.
+  Eigen::MatrixXd m(2, 2);
+  m << 2, 0.5, 0.5, 1;
+  ng::NetlistOptions o;
+  o.encoding = ng::Encoding::activation;
+  CHECK_NOTHROW(o.validate());
+  CHECK_INPUT_ERROR(ng::make_netlist(m, Eigen::VectorXd(), o), "activation array",
+                    "make_activation_netlist", "--activations", "--model");
+}
+
 TEST_CASE("netlist_gen: NetlistOptions::validate names the field") {
   CHECK_NOTHROW(ng::NetlistOptions{}.validate());
   const double nan = std::nan("");
@@ -341,8 +355,10 @@ TEST_CASE("netlist_gen: parse_encoding and parse_scaling") {
   CHECK(ng::parse_encoding("integrator") == ng::Encoding::integrator);
   CHECK(ng::to_string(ng::Encoding::integrator) == "integrator");
   CHECK(ng::parse_encoding(ng::to_string(ng::Encoding::behavioral)) == ng::Encoding::behavioral);
-  CHECK_INPUT_ERROR(ng::parse_encoding("activation"), "--encoding", "activation", "behavioral",
-                    "integrator");
+  CHECK(ng::parse_encoding("activation") == ng::Encoding::activation);
+  CHECK(ng::to_string(ng::Encoding::activation) == "activation");
+  CHECK_INPUT_ERROR(ng::parse_encoding("resistive"), "--encoding", "resistive", "behavioral",
+                    "integrator", "activation");
   CHECK_INPUT_ERROR(ng::parse_encoding("Behavioral", "encoding="), "encoding=");
   CHECK(ng::parse_scaling("max_entry") == ng::Scaling::max_entry);
   CHECK(ng::parse_scaling("none") == ng::Scaling::none);
@@ -401,6 +417,32 @@ TEST_CASE("netlist_gen: rendering is deterministic and carries the read-out line
     }
     CHECK(ng::read_out_time(nl) < nl.tran_stop);
     CHECK(ng::read_out_time(nl) > nl.tran_stop - 1e-2 * nl.tran_max_step);
+  }
+}
+
+TEST_CASE("netlist_gen: every header ends with the hardware report of its own elements") {
+  std::mt19937_64 rng(5);
+  const Eigen::MatrixXd m = tkfac::test::random_spd(3, 10.0, rng, 3.0);
+  const Eigen::VectorXd b = tkfac::test::random_vector(3, rng);
+  for (const auto encoding : {ng::Encoding::behavioral, ng::Encoding::integrator}) {
+    for (const double beta_inv : {0.0, 1e-3}) {
+      CAPTURE(ng::to_string(encoding));
+      CAPTURE(beta_inv);
+      ng::NetlistOptions o;
+      o.encoding = encoding;
+      o.noise_variance = beta_inv;
+      const ng::Netlist nl = ng::make_netlist(m, b, o);
+      const std::vector<std::string> expected = ng::report_lines(ng::hardware_report(nl));
+      const auto at = std::find(nl.header.begin(), nl.header.end(), "Hardware report:");
+      REQUIRE(at != nl.header.end());
+      // The report is last (followed by one blank line) and counts every element card.
+      CHECK(std::vector<std::string>(at + 1, nl.header.end() - 1) == expected);
+      CHECK(nl.header.back().empty());
+      CHECK(contains(ng::to_spice(nl), "* Hardware report:\n*   encoding " + nl.encoding));
+      long cards = 0;
+      for (const std::string& e : nl.elements) cards += !e.empty() && e[0] != '*';
+      CHECK(ng::hardware_report(nl).elements == cards);
+    }
   }
 }
 

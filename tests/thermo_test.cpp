@@ -22,6 +22,7 @@
 #include "tkfac/cosim/relaxation.hpp"
 #include "tkfac/cosim/session.hpp"
 #include "tkfac/cosim/thermodynamic.hpp"
+#include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace cs = tkfac::cosim;
@@ -285,6 +286,105 @@ TEST_CASE("spice in both encodings for n = 2..6: mean and covariance match the e
           cs::covariance_standard_errors(model, inv.report.samples, h, vw), 4.0);
     }
   }
+}
+
+TEST_CASE("spice, activation encoding: noisy mean and covariance match the exact OU twin") {
+  // The circuit is built from the array a (M = a a^T / b never formed); its twin is the same SDE
+  // with M_hat = F F^T + mu I, F = a / sqrt(b s_M), mu = damping / s_M. b >= N, and b < N (N - b
+  // modes held up by the damping alone).
+  std::mt19937_64 rng(29);
+  double worst_mean = 0.0, worst_cov = 0.0;
+  for (const auto& [n, batch] : {std::pair{3, 5}, std::pair{4, 2}}) {
+    CAPTURE(n);
+    CAPTURE(batch);
+    const Eigen::MatrixXd a = tkfac::random_normal(n, batch, rng);
+    const Eigen::VectorXd b = tkfac::test::random_vector(n, rng);
+    const double damping = 0.3;
+    cs::SolverOptions o;
+    o.backend = "spice";
+    o.netlist.encoding = ng::Encoding::activation;
+    o.netlist.noise_variance = 0.02;
+    o.netlist.noise_seed = 60 + static_cast<unsigned>(n);
+    ng::NetlistOptions no = o.netlist;
+    no.damping = damping;
+    const ng::Netlist nl = ng::make_activation_netlist(a, b, no);
+    const Eigen::MatrixXd m = ng::activation_matrix(a);
+    const cs::ThermoModel model = cs::make_thermo_model(nl.summary, m, b, damping);
+    // The twin's M_hat is F F^T + mu I, and its law the textbook one for M + damping I.
+    const double s_m = nl.summary.matrix_scale;
+    const Eigen::MatrixXd f = a / std::sqrt(static_cast<double>(batch) * s_m);
+    TKFAC_CHECK_REL_NEAR(model.m_hat,
+                         f * f.transpose() + (damping / s_m) * Eigen::MatrixXd::Identity(n, n),
+                         1e-14);
+    Eigen::MatrixXd md = m;
+    md.diagonal().array() += damping;
+    TKFAC_CHECK_REL_NEAR(model.covariance_x(cs::NoiseShape::white), 0.02 * md.inverse(), 1e-12);
+    o.thermo.window = 300 * model.predicted_tau();
+    auto solver = cs::LinearSolver::create(o);
+    const cs::Solution s = solver->solve_activations(a, b, damping);
+    CHECK(s.report.backend == "spice");
+    CHECK(s.report.method.find("activation circuit") != std::string::npos);
+    const double h = s.report.sample_interval;
+    CHECK(h == model.noise_sample_time);
+    const Eigen::VectorXd v = model.mode_variances_x(cs::NoiseShape::held);
+    const Eigen::MatrixXd se_mean = cs::mean_standard_errors(model, s.report.samples, h, v);
+    CHECK_WITHIN_SE(s.x, md.llt().solve(b), se_mean, 4.0);
+    worst_mean = std::max(worst_mean, max_z(s.x, md.llt().solve(b), se_mean));
+    // Covariance (b = 0): beta^-1 (M + damping I)^-1 minus the sample mean's own fluctuation.
+    const cs::Solution inv = solver->inverse_activations(a, damping);
+    CHECK(inv.report.estimator == "covariance");
+    const Eigen::MatrixXd cov = inv.x * o.netlist.noise_variance;
+    const Eigen::VectorXd vw = model.mode_variances_x(cs::NoiseShape::white);
+    const Eigen::MatrixXd expected =
+        cs::expected_sample_covariance(model, inv.report.samples, h, cs::NoiseShape::white);
+    const Eigen::MatrixXd se = cs::covariance_standard_errors(model, inv.report.samples, h, vw);
+    CHECK_WITHIN_SE(cov, expected, se, 4.0);
+    worst_cov = std::max(worst_cov, max_z(cov, expected, se));
+    // The `ou` backend runs the same twin: the same sample grid and standard errors.
+    cs::SolverOptions twin = o;
+    twin.backend = "ou";
+    twin.thermo.noise_shape = cs::NoiseShape::held;
+    const cs::Solution ou = cs::LinearSolver::create(twin)->inverse_activations(a, damping);
+    CHECK(ou.report.samples == inv.report.samples);
+    CHECK(ou.report.sample_interval == h);
+    CHECK_WITHIN_SE(ou.x * o.netlist.noise_variance, expected, se, 4.0);
+  }
+  MESSAGE("activation spice vs OU twin: worst |z| mean " << worst_mean << ", covariance "
+                                                         << worst_cov);
+}
+
+TEST_CASE("solve_activations: every backend agrees with Cholesky; spice builds the array circuit") {
+  std::mt19937_64 rng(31);
+  const Eigen::MatrixXd a = tkfac::random_normal(5, 3, rng);  // b < N: damping needed
+  const Eigen::MatrixXd b = tkfac::random_normal(5, 2, rng);
+  const double damping = 0.2;
+  Eigen::MatrixXd md = ng::activation_matrix(a);
+  md.diagonal().array() += damping;
+  const Eigen::MatrixXd exact = md.llt().solve(b);
+  for (const char* backend : {"cholesky", "cg", "spice", "ou"}) {
+    for (const ng::Encoding encoding : {ng::Encoding::activation, ng::Encoding::integrator}) {
+      CAPTURE(backend);
+      CAPTURE(ng::to_string(encoding));
+      cs::SolverOptions o;
+      o.backend = backend;
+      o.netlist.encoding = encoding;
+      const cs::Solution s = cs::LinearSolver::create(o)->solve_activations(a, b, damping);
+      TKFAC_CHECK_REL_NEAR(s.x, exact, 1e-5);
+      if (std::string(backend) == "spice") {
+        CHECK(s.report.method.find(std::string(ng::to_string(encoding)) + " encoding") !=
+              std::string::npos);
+      }
+    }
+  }
+  // The spice backend given a matrix in the activation encoding says where that circuit is built.
+  cs::SolverOptions o;
+  o.backend = "spice";
+  o.netlist.encoding = ng::Encoding::activation;
+  CHECK_THROWS_WITH_AS(cs::LinearSolver::create(o)->solve(md, b),
+                       doctest::Contains("make_activation_netlist"), tkfac::InputError);
+  // A bad array is named as such.
+  CHECK_THROWS_WITH_AS(cs::LinearSolver::create({})->solve_activations(a, b, 0.0),
+                       doctest::Contains("activations: a a^T / b is singular"), tkfac::InputError);
 }
 
 TEST_CASE("spice: the held noise variance factor is real and the estimator undoes it") {

@@ -32,33 +32,7 @@ namespace fs = std::filesystem;
 namespace kf = tkfac::kfac;
 namespace ng = tkfac::netlist_gen;
 
-// The circuit options; `activation` says whether --encoding is `activation`, which the
-// netlist_gen Encoding parser does not know (its builder takes an array, not a matrix).
-struct Circuit {
-  ng::NetlistOptions options;
-  bool activation = false;
-  std::string encoding;
-};
-
-Circuit resolve_circuit(const CircuitArgs& args) {
-  Circuit c;
-  CircuitArgs copy = args;
-  c.activation = args.encoding == "activation";
-  if (c.activation) copy.encoding = "integrator";  // validates the other options
-  try {
-    c.options = copy.resolve();
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    if (what.rfind("--encoding", 0) == 0) {
-      throw InputError(fmt::format(
-          "--encoding: unknown encoding '{}' (accepted: behavioral, integrator, activation)",
-          args.encoding));
-    }
-    throw;
-  }
-  c.encoding = args.encoding;
-  return c;
-}
+bool is_activation(const ng::NetlistOptions& o) { return o.encoding == ng::Encoding::activation; }
 
 // One factor of one layer, ready for netlist_gen.
 struct FactorProblem {
@@ -71,10 +45,10 @@ struct FactorProblem {
   std::vector<std::string> provenance;  // header lines
 };
 
-ng::Netlist build(const FactorProblem& p, const Circuit& c) {
-  ng::NetlistOptions o = c.options;
+ng::Netlist build(const FactorProblem& p, const ng::NetlistOptions& c) {
+  ng::NetlistOptions o = c;
   o.damping = p.damping;
-  ng::Netlist nl = c.activation ? ng::make_activation_netlist(p.array, p.rhs, o)
+  ng::Netlist nl = is_activation(o) ? ng::make_activation_netlist(p.array, p.rhs, o)
                                 : ng::make_netlist(p.matrix, p.rhs, o);
   // Where the matrix came from, after the first header line.
   std::vector<std::string> lines = p.provenance;
@@ -324,7 +298,7 @@ nlohmann::json index_entry(int layer, char factor, const ng::Netlist& nl, const 
           {"file", file}};
 }
 
-void write_all(const LayerArgs& a, const Problem& p, const Circuit& c) {
+void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c) {
   const fs::path dir(a.all_dir);
   std::error_code ec;
   if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
@@ -349,7 +323,8 @@ void write_all(const LayerArgs& a, const Problem& p, const Circuit& c) {
       for (const char factor : {'A', 'G'}) {
         const FactorProblem f = factor_problem(p, l, factor, -1, a.from_ema);
         const ng::Netlist nl = build(f, c);
-        const std::string file = factor_file_name(l, factor, c.encoding);
+        const std::string file =
+            factor_file_name(l, factor, std::string(ng::to_string(c.encoding)));
         write_file_atomically((tmp / file).string(), "--all",
                               [&](std::ostream& os) { os << ng::to_spice(nl); });
         const nlohmann::json e = index_entry(l, factor, nl, file);
@@ -434,7 +409,7 @@ void add_layer_options(CLI::App* cmd, LayerArgs* a) {
 
 void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std::string& output) {
   // Cheap checks first: nothing is read or written before the options make sense.
-  const Circuit c = resolve_circuit(circuit);
+  const ng::NetlistOptions c = circuit.resolve();
   const bool all = !a.all_dir.empty();
   if (all && (a.layer >= 0 || !a.factor.empty())) {
     throw InputError("--all: writes every layer and factor; drop --layer and --factor");
@@ -444,7 +419,7 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
     throw InputError("--rhs-column: not available with --all (each factor has its own size)");
   }
   if (all && !a.plot.empty()) throw InputError("--plot: not available with --all");
-  if (c.activation && a.from_ema) {
+  if (is_activation(c) && a.from_ema) {
     throw InputError(
         "--encoding activation: not available with --from-ema (an EMA of factors has no "
         "activation arrays); expected a single batch (drop --from-ema) or another encoding");
@@ -490,7 +465,7 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
   const FactorProblem f = factor_problem(p, a.layer, factor, a.rhs_column, a.from_ema);
   const ng::Netlist nl = build(f, c);
   const std::string text = ng::to_spice(nl);
-  if (!a.plot.empty()) write_factor_plot(a.plot, f, nl, c.activation);
+  if (!a.plot.empty()) write_factor_plot(a.plot, f, nl, is_activation(c));
   if (!a.export_prefix.empty()) {
     const auto csv = [&](const std::string& suffix, const Eigen::MatrixXd& m) {
       write_file_atomically(a.export_prefix + suffix, "--export",
@@ -522,7 +497,7 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
 std::string activation_file_netlist(const std::string& activations_path,
                                     const std::string& rhs_path, double damping,
                                     const CircuitArgs& circuit) {
-  const Circuit c = resolve_circuit(circuit);
+  ng::NetlistOptions o = circuit.resolve();
   const Eigen::MatrixXd a = read_csv_matrix(activations_path);
   ng::validate_activations(a, damping, activations_path);
   Eigen::VectorXd b;
@@ -535,14 +510,10 @@ std::string activation_file_netlist(const std::string& activations_path,
     }
     b = bm.col(0);
   }
-  ng::NetlistOptions o = c.options;
   o.damping = damping;
-  if (c.activation) return ng::to_spice(ng::make_activation_netlist(a, b, o));
+  if (is_activation(o)) return ng::to_spice(ng::make_activation_netlist(a, b, o));
   // Other encodings need the matrix itself.
-  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(a.rows(), a.rows());
-  m.selfadjointView<Eigen::Lower>().rankUpdate(a, 1.0 / static_cast<double>(a.cols()));
-  m = m.selfadjointView<Eigen::Lower>();
-  return ng::to_spice(ng::make_netlist(m, b, o));
+  return ng::to_spice(ng::make_netlist(ng::activation_matrix(a), b, o));
 }
 
 }  // namespace tkfac::cli

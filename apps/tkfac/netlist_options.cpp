@@ -7,7 +7,9 @@
 namespace tkfac::cli {
 
 void CircuitArgs::add_to(CLI::App* cmd) {
-  cmd->add_option("--encoding", encoding, "circuit encoding: behavioral | integrator")
+  cmd->add_option("--encoding", encoding,
+                  "circuit encoding: behavioral | integrator | activation (built from an "
+                  "activation array: tkfac netlist --activations or --model)")
       ->capture_default_str();
   cmd->add_option("--resistance", options.resistance, "R in ohms (unit conductance g0 = 1/R)")
       ->capture_default_str();

@@ -9,6 +9,7 @@
 #include "tkfac/core/error.hpp"
 #include "tkfac/cosim/session.hpp"
 #include "thermo_solver.hpp"
+#include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::cosim {
@@ -124,7 +125,20 @@ class SpiceSolver final : public LinearSolver {
   std::string_view name() const override { return "spice"; }
 
   Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    return solve_system(System{m, {}}, b, damping);
+  }
+  Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                             double damping) override {
+    return solve_system(System::of_activations(a, damping, options_), b, damping);
+  }
+  Solution inverse_activations(const Eigen::MatrixXd& a, double damping) override {
+    return solve_activations(a, Eigen::MatrixXd::Identity(a.rows(), a.rows()), damping);
+  }
+
+ private:
+  Solution solve_system(const System& sys, const Eigen::MatrixXd& b, double damping) {
     const auto start = Clock::now();
+    const Eigen::MatrixXd& m = sys.m;
     netlist_gen::NetlistOptions opt = options_;
     opt.damping = damping;
     opt.validate();
@@ -143,7 +157,7 @@ class SpiceSolver final : public LinearSolver {
     s.report.method = fmt::format("{} encoding; one parse, inputs altered per right-hand side",
                                   netlist_gen::to_string(opt.encoding));
 
-    const netlist_gen::Netlist nl = netlist_gen::make_netlist(m, b.col(0), opt);
+    const netlist_gen::Netlist nl = sys.netlist(b.col(0), opt);
     s.report.predicted_tau = nl.summary.predicted_tau;
     RunOptions run;
     run.nodes.reserve(nl.unknowns.size());
@@ -182,7 +196,6 @@ class SpiceSolver final : public LinearSolver {
     return s;
   }
 
- private:
   netlist_gen::NetlistOptions options_;
   std::shared_ptr<Session> session_;
 };
@@ -209,6 +222,17 @@ void SolverOptions::validate() const {
 
 Solution LinearSolver::inverse(const Eigen::MatrixXd& m, double damping) {
   return solve(m, Eigen::MatrixXd::Identity(m.rows(), m.cols()), damping);
+}
+
+Solution LinearSolver::solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                                         double damping) {
+  netlist_gen::validate_activations(a, damping, "activations");
+  return solve(netlist_gen::activation_matrix(a), b, damping);
+}
+
+Solution LinearSolver::inverse_activations(const Eigen::MatrixXd& a, double damping) {
+  netlist_gen::validate_activations(a, damping, "activations");
+  return inverse(netlist_gen::activation_matrix(a), damping);
 }
 
 std::vector<std::string> LinearSolver::backends() { return {"cholesky", "cg", "spice", "ou"}; }

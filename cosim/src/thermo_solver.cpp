@@ -12,6 +12,7 @@
 #include "tkfac/cosim/estimators.hpp"
 #include "tkfac/cosim/ou_process.hpp"
 #include "tkfac/cosim/sampling.hpp"
+#include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::cosim {
@@ -33,7 +34,7 @@ class Engine {
   virtual ~Engine() = default;
   virtual bool is_spice() const = 0;
   // Simulates from x0 for `steps` intervals and calls sink(t, x) at t = k * interval, k >= 1.
-  virtual void run(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
+  virtual void run(const System& sys, const Eigen::VectorXd& b,
                    netlist_gen::NetlistOptions options, const ThermoModel& model,
                    const Eigen::VectorXd& x0, double interval, long steps, int run_index,
                    const Sink& sink, double& analog_seconds) = 0;
@@ -43,7 +44,7 @@ class OuEngine final : public Engine {
  public:
   explicit OuEngine(NoiseShape shape) : shape_(shape) {}
   bool is_spice() const override { return false; }
-  void run(const Eigen::MatrixXd&, const Eigen::VectorXd&, netlist_gen::NetlistOptions options,
+  void run(const System&, const Eigen::VectorXd&, netlist_gen::NetlistOptions options,
            const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
            int run_index, const Sink& sink, double& analog_seconds) override {
     OuProcess ou(model, shape_, run_seed(options.noise_seed, run_index));
@@ -58,7 +59,7 @@ class OuEngine final : public Engine {
 class SpiceEngine final : public Engine {
  public:
   bool is_spice() const override { return true; }
-  void run(const Eigen::MatrixXd& m, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
+  void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
            const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
            int run_index, const Sink& sink, double& analog_seconds) override {
     if (!session_) session_ = shared_session();
@@ -72,7 +73,7 @@ class SpiceEngine final : public Engine {
     if (options.noise_variance == 0.0 && options.max_step == 0.0) {
       options.max_step = total / 200.0;
     }
-    const netlist_gen::Netlist nl = netlist_gen::make_netlist(m, b, options);
+    const netlist_gen::Netlist nl = sys.netlist(b, options);
     RunOptions ro;
     for (const auto& u : nl.unknowns) ro.nodes.push_back(u.node);
     Eigen::VectorXd x(model.alpha.size());
@@ -195,7 +196,23 @@ class ThermoSolver final : public LinearSolver {
   std::string_view name() const override { return engine_->is_spice() ? "spice" : "ou"; }
 
   Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    return solve_system(System{m, {}}, b, damping);
+  }
+  Solution inverse(const Eigen::MatrixXd& m, double damping) override {
+    return inverse_system(System{m, {}}, damping);
+  }
+  Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                             double damping) override {
+    return solve_system(System::of_activations(a, damping, options_.netlist), b, damping);
+  }
+  Solution inverse_activations(const Eigen::MatrixXd& a, double damping) override {
+    return inverse_system(System::of_activations(a, damping, options_.netlist), damping);
+  }
+
+ private:
+  Solution solve_system(const System& sys, const Eigen::MatrixXd& b, double damping) {
     const auto start = Clock::now();
+    const Eigen::MatrixXd& m = sys.m;
     const netlist_gen::NetlistOptions opt = prepare(m, b, damping);
     const ThermoOptions& t = options_.thermo;
     const bool noisy = opt.noise_variance > 0.0;
@@ -204,7 +221,7 @@ class ThermoSolver final : public LinearSolver {
     s.report.standard_errors = Eigen::MatrixXd::Zero(b.rows(), b.cols());
     for (Eigen::Index c = 0; c < b.cols(); ++c) {
       const Eigen::VectorXd bc = b.col(c);
-      const ThermoModel model = make_thermo_model(m, bc, opt);
+      const ThermoModel model = sys.model(bc, opt);
       s.report.predicted_tau = model.predicted_tau();
       const Eigen::VectorXd x0 = start_state(m.rows());
       double analog = 0.0;
@@ -223,7 +240,7 @@ class ThermoSolver final : public LinearSolver {
           const double interval = held ? model.noise_sample_time : total;
           Eigen::VectorXd last = x0;
           engine_->run(
-              m, bc, opt, model, x0, interval, steps, static_cast<int>(c),
+              sys, bc, opt, model, x0, interval, steps, static_cast<int>(c),
               [&](double, const Eigen::VectorXd& x) { last = x; }, analog);
           s.x.col(c) = last;
         }
@@ -234,7 +251,7 @@ class ThermoSolver final : public LinearSolver {
         const Plan p = make_plan(model, t, opt);
         SampleAccumulator acc;
         engine_->run(
-            m, bc, opt, model, x0, p.interval, p.first_index + p.samples, static_cast<int>(c),
+            sys, bc, opt, model, x0, p.interval, p.first_index + p.samples, static_cast<int>(c),
             [&](double time, const Eigen::VectorXd& x) {
               if (std::lround(time / p.interval) > p.first_index) acc.add(x);
             },
@@ -259,8 +276,9 @@ class ThermoSolver final : public LinearSolver {
     return s;
   }
 
-  Solution inverse(const Eigen::MatrixXd& m, double damping) override {
+  Solution inverse_system(const System& sys, double damping) {
     const auto start = Clock::now();
+    const Eigen::MatrixXd& m = sys.m;
     const Eigen::Index n = m.rows();
     const netlist_gen::NetlistOptions opt = prepare(m, Eigen::MatrixXd::Zero(n, 1), damping);
     const ThermoOptions& t = options_.thermo;
@@ -268,7 +286,7 @@ class ThermoSolver final : public LinearSolver {
     std::string method = t.inverse_method;
     if (method == "auto") method = noisy ? "covariance" : "unit_rhs";
     if (method == "unit_rhs") {
-      Solution s = solve(m, Eigen::MatrixXd::Identity(n, n), damping);
+      Solution s = solve_system(sys, Eigen::MatrixXd::Identity(n, n), damping);
       s.report.method = "unit right-hand sides; " + s.report.method;
       s.report.wall_seconds = seconds_since(start);
       return s;
@@ -281,12 +299,13 @@ class ThermoSolver final : public LinearSolver {
     if (t.analog_time > 0.0) {
       throw InputError("--analog-time: the covariance inverse needs a window, not a finite time");
     }
-    const ThermoModel model = make_thermo_model(m, Eigen::VectorXd(), opt);
+    const ThermoModel model = sys.model(Eigen::VectorXd(), opt);
     const Plan p = make_plan(model, t, opt);
     SampleAccumulator acc;
     double analog = 0.0;
     engine_->run(
-        m, Eigen::VectorXd(), opt, model, start_state(n), p.interval, p.first_index + p.samples, 0,
+        sys, Eigen::VectorXd(), opt, model, start_state(n), p.interval,
+        p.first_index + p.samples, 0,
         [&](double time, const Eigen::VectorXd& x) {
           if (std::lround(time / p.interval) > p.first_index) acc.add(x);
         },
@@ -319,7 +338,6 @@ class ThermoSolver final : public LinearSolver {
     return s;
   }
 
- private:
   netlist_gen::NetlistOptions prepare(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
                                       double damping) const {
     netlist_gen::NetlistOptions opt = options_.netlist;
@@ -352,6 +370,28 @@ class ThermoSolver final : public LinearSolver {
 };
 
 }  // namespace
+
+System System::of_activations(const Eigen::MatrixXd& a, double damping,
+                              const netlist_gen::NetlistOptions& options) {
+  netlist_gen::validate_activations(a, damping, "activations");
+  System sys{netlist_gen::activation_matrix(a), {}};
+  if (options.encoding == netlist_gen::Encoding::activation) sys.a = a;
+  return sys;
+}
+
+netlist_gen::Netlist System::netlist(const Eigen::VectorXd& b,
+                                     const netlist_gen::NetlistOptions& options) const {
+  return a.size() != 0 ? netlist_gen::make_activation_netlist(a, b, options)
+                       : netlist_gen::make_netlist(m, b, options);
+}
+
+ThermoModel System::model(const Eigen::VectorXd& b,
+                          const netlist_gen::NetlistOptions& options) const {
+  if (a.size() == 0) return make_thermo_model(m, b, options);
+  // The activation netlist's own scales and noise sample time, so that the twin's sample grid
+  // is the circuit's to the last bit.
+  return make_thermo_model(netlist(b, options).summary, m, b, options.damping);
+}
 
 SampleSet sample_unknowns(const SolverOptions& options, const Eigen::MatrixXd& m,
                           const Eigen::VectorXd& b, double damping) {
@@ -394,7 +434,7 @@ SampleSet sample_unknowns(const SolverOptions& options, const Eigen::MatrixXd& m
       t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(m.rows()));
   double analog = 0.0;
   engine->run(
-      m, b, opt, set.model, x0, p.interval, p.first_index + p.samples, 0,
+      System{m, {}}, b, opt, set.model, x0, p.interval, p.first_index + p.samples, 0,
       [&](double time, const Eigen::VectorXd& x) {
         if (std::lround(time / p.interval) > p.first_index && k < p.samples) {
           set.times(k) = time;

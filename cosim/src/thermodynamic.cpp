@@ -93,11 +93,18 @@ ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b
                               const netlist_gen::NetlistOptions& options) {
   // The netlist is built (and thrown away) so that every number the twin uses is the netlist's
   // own: scales, R, C, noise sample time, beta_V^-1.
-  const netlist_gen::Netlist nl = netlist_gen::make_netlist(m, b, options);
-  const netlist_gen::MatrixSummary& s = nl.summary;
+  netlist_gen::NetlistOptions o = options;
+  if (o.encoding == netlist_gen::Encoding::activation) {
+    o.encoding = netlist_gen::Encoding::behavioral;
+  }
+  return make_thermo_model(netlist_gen::make_netlist(m, b, o).summary, m, b, options.damping);
+}
+
+ThermoModel make_thermo_model(const netlist_gen::MatrixSummary& s, const Eigen::MatrixXd& m,
+                              const Eigen::VectorXd& b, double damping) {
   ThermoModel model;
   Eigen::MatrixXd damped = m;
-  damped.diagonal().array() += options.damping;
+  damped.diagonal().array() += damping;
   model.m_hat = 0.5 * (damped + damped.transpose()) / s.matrix_scale;
   model.b_hat = b.size() == 0 ? Eigen::VectorXd::Zero(m.rows()) : Eigen::VectorXd(b / s.rhs_scale);
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(model.m_hat);

@@ -7,25 +7,20 @@
 #include <cmath>
 #include <vector>
 
-#include "number_text.hpp"
+#include "circuit_parts.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/report.hpp"
 
 namespace tkfac::netlist_gen {
 namespace {
 
+using detail::initial_condition;
 using detail::num;
-using detail::round3;
+using detail::rhs_scale;
 
 // Below this fraction of the largest eigenvalue an undamped a a^T / b counts as singular (a of
 // deficient row rank): the SVD gives such eigenvalues only to about 1e-16 relative.
 constexpr double kSingularRelative = 1e-14;
-
-double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options) {
-  if (options.scaling == Scaling::none || b.size() == 0) return 1.0;
-  const double largest = b.cwiseAbs().maxCoeff();
-  return largest > 0 ? largest / options.input_full_scale : 1.0;
-}
 
 // The conductances of the circuit, trimmed for op-amps of gain A (see the derivation below).
 //
@@ -114,9 +109,25 @@ double finite_gain_bound(const Eigen::MatrixXd& f, double mu, double gain, doubl
   return (column_error * f.squaredNorm() + leak) / alpha_min;
 }
 
-std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double factor) {
-  if (v0.size() == 0) return "";
-  return fmt::format(" IC={}", num(factor * v0(i)));
+// diag((a a^T / b + damping I)^-1) without forming the matrix: with the thin SVD a = U S V^T,
+// sum_k U_ik^2 / (s_k^2 / b + damping) over the singular vectors, plus (1 - sum_k U_ik^2) /
+// damping for the part of e_i outside the column space of a (none when damping is 0, which
+// validate_activations allows only for a of full row rank).
+Eigen::VectorXd activation_inverse_diagonal(const Eigen::MatrixXd& a, double damping) {
+  const Eigen::BDCSVD<Eigen::MatrixXd> svd(a, Eigen::ComputeThinU);
+  const Eigen::MatrixXd& u = svd.matrixU();
+  const Eigen::VectorXd& sigma = svd.singularValues();
+  const double batch = static_cast<double>(a.cols());
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(a.rows());
+  for (Eigen::Index i = 0; i < a.rows(); ++i) {
+    double inside = 0.0;
+    for (Eigen::Index k = 0; k < sigma.size(); ++k) {
+      out(i) += u(i, k) * u(i, k) / (sigma(k) * sigma(k) / batch + damping);
+      inside += u(i, k) * u(i, k);
+    }
+    if (damping > 0.0) out(i) += std::max(0.0, 1.0 - inside) / damping;
+  }
+  return out;
 }
 
 }  // namespace
@@ -154,6 +165,12 @@ double activation_matrix_scale(const Eigen::MatrixXd& a, double damping) {
   return a.rowwise().squaredNorm().maxCoeff() / static_cast<double>(a.cols()) + damping;
 }
 
+Eigen::MatrixXd activation_matrix(const Eigen::MatrixXd& a) {
+  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(a.rows(), a.rows());
+  m.selfadjointView<Eigen::Lower>().rankUpdate(a, 1.0 / static_cast<double>(a.cols()));
+  return m.selfadjointView<Eigen::Lower>();
+}
+
 Eigen::VectorXd activation_eigenvalues(const Eigen::MatrixXd& a, double damping) {
   const Eigen::Index n = a.rows(), b = a.cols();
   const Eigen::BDCSVD<Eigen::MatrixXd> svd(a);
@@ -169,12 +186,6 @@ Eigen::VectorXd activation_eigenvalues(const Eigen::MatrixXd& a, double damping)
 Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd& rhs,
                                 const NetlistOptions& options) {
   options.validate();
-  if (options.noise_variance > 0.0) {
-    throw InputError(fmt::format(
-        "noise_variance = {}: noise sources are not implemented in the activation encoding yet "
-        "(expected 0)",
-        options.noise_variance));
-  }
   validate_activations(a, options.damping, "a");
   const Eigen::Index n = a.rows(), batch = a.cols();
   if (rhs.size() != 0 && rhs.size() != n) {
@@ -205,7 +216,7 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   const double alpha_min = alpha(0), alpha_max = alpha(n - 1);
 
   Netlist nl;
-  nl.encoding = "activation";
+  nl.encoding = std::string(to_string(Encoding::activation));
   MatrixSummary& sum = nl.summary;
   sum.size = static_cast<int>(n);
   sum.damping = lambda;
@@ -218,18 +229,8 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   sum.capacitance = options.capacitance;
   const double tau0 = options.resistance * options.capacitance;
   sum.predicted_tau = tau0 / alpha_min;
-  sum.sim_time = options.sim_time > 0.0
-                     ? options.sim_time
-                     : round3(sum.predicted_tau * (std::log(1.0 / options.target_rel_error) +
-                                                   detail::kSimTimeMargin),
-                              true);
-  nl.tran_stop = sum.sim_time;
-  nl.tran_max_step = options.max_step > 0.0
-                         ? options.max_step
-                         : round3(std::min(detail::kMaxStepPerTau * sum.predicted_tau,
-                                           sum.sim_time / 20.0),
-                                  false);
-  nl.tran_step = round3(std::min(tau0 / alpha_max, nl.tran_max_step), false);
+  detail::plan_transient(options, nl);
+  const bool noisy = options.noise_variance > 0.0;
 
   const Conductances g = conductances(f, mu, options);
   std::vector<bool> neg_row(static_cast<std::size_t>(n), false);
@@ -345,6 +346,9 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   for (Eigen::Index i = 0; i < n; ++i) {
     nl.unknowns.push_back({static_cast<int>(i), fmt::format("o_{}", i), s_b / s_m});
   }
+  // Noise into the summing nodes s_i, as in the integrator encoding: the integrator of unknown
+  // i obeys the same C dV/dt = -g0 (M_hat V - b_hat) + i_noise, so the sizing is the same.
+  detail::add_noise_sources(options, "s", nl);
   // Gear-2, no tolerances: as in encoding.cpp (which explains why).
   nl.options.push_back("method=gear maxord=2");
 
@@ -359,8 +363,9 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   h.push_back("R/|F_ik| feeding F y back into the integrators; a damping resistor R/mu per unknown;");
   h.push_back("an input resistor R from a DAC at -b_hat_i volts. F = a / sqrt(b s_M),");
   h.push_back("mu = damping / s_M, so M_hat = F F^T + mu I. Op-amps: VCVS of open-loop gain A.");
-  h.push_back("Dynamics: C dV/dt = -g0 (M_hat V - b_hat), g0 = 1/R; " +
-              std::string(v0.size() != 0 ? "V(0) = warm start (uic)." : "V = 0 at t = 0 (uic)."));
+  h.push_back(fmt::format("Dynamics: C dV/dt = -g0 (M_hat V - b_hat){}, g0 = 1/R; {} (uic).",
+                          noisy ? " + i_noise" : "",
+                          v0.size() != 0 ? "V(0) = warm start" : "V = 0 at t = 0"));
   h.push_back("");
   h.push_back(fmt::format("Matrix: n = {}, batch b = {}, damping = {:.6g}, condition number = {:.6g}",
                           n, batch, lambda, sum.condition_number));
@@ -392,20 +397,8 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
     h.push_back(fmt::format("          up to about {:.3g} (first order in 1/A, see activation.cpp)",
                             sum.finite_gain_error));
   }
-  h.push_back(fmt::format("Predicted tau = R C / alpha_min = {:.6g} s (slowest mode)",
-                          sum.predicted_tau));
-  if (options.sim_time > 0.0) {
-    h.push_back(fmt::format("Simulated time = {:.6g} s (= {:.3g} tau, given)", sum.sim_time,
-                            sum.sim_time / sum.predicted_tau));
-  } else {
-    h.push_back(fmt::format("Simulated time = {:.6g} s = tau * (ln(1/{:.3g}) + ln(10)) rounded up",
-                            sum.sim_time, options.target_rel_error));
-  }
-  h.push_back(fmt::format(
-      "Time steps: TSTEP = {:.3g} s (fastest mode tau0 / alpha_max, at most TMAX),", nl.tran_step));
-  h.push_back(fmt::format("          TMAX = {:.3g} s ({})", nl.tran_max_step,
-                          options.max_step > 0.0 ? "given"
-                                                 : "tau / 4, or simulated time / 20 if smaller"));
+  detail::add_transient_header(
+      options, noisy ? activation_inverse_diagonal(a, lambda) : Eigen::VectorXd(), nl);
   h.push_back(fmt::format(
       "Components: {} capacitors, {} resistors ({} in the two arrays), {} op-amps (VCVS), {} "
       "independent sources",

@@ -8,63 +8,19 @@
 #include <cmath>
 #include <limits>
 
+#include "circuit_parts.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/report.hpp"
 
 namespace tkfac::netlist_gen {
 namespace {
 
-// Simulated time beyond tau * ln(1/target_rel_error), in units of tau. From a cold start the
-// error is V(t) - V_eq = -exp(-M_hat t / RC) V_eq, so ||error|| <= exp(-t / tau) ||V_eq|| and no
-// margin is needed in exact arithmetic. Measured without it (n = 16 and 64, kappa 10 to 1e5),
-// the relative error landed at 0.2e-6 to 0.95e-6 for a 1e-6 target: on the edge, with nothing
-// left for per-component errors, read-back digits or a finite op-amp gain. One extra decade,
-// ln(10) (+17% simulated time), puts it at 1e-8 to 1e-7. See circuits/README.md.
-constexpr double kSimTimeMargin = 2.302585092994046;  // ln(10)
-
-// Maximum time step as a fraction of tau = RC / alpha_min (the slowest mode). With Gear-2 a mode
-// of time constant T decays per step h by the larger root of (3/2 + h/T) z^2 - 2 z + 1/2 = 0:
-// for h/T = 1/4, 0.7735 against exp(-1/4) = 0.7788, so the slow mode, which sets the final
-// accuracy, is followed to about 3% in rate; every faster mode decays per step by at most
-// sqrt(1/2 / (3/2 + h/T)) < 0.78, and no mode rings (Gear-2 is L-stable). Measured: tau/10
-// costs twice the time points of tau/4 for the same final error; tau/1 with Gear lost an
-// order of magnitude of accuracy (the slow mode decays too slowly at h/T = 1).
-constexpr double kMaxStepPerTau = 0.25;
-
-// Default noise sample time NT as a fraction of the fastest time constant R C / alpha_max. The
-// circuit sees held noise; at its sample times the variance of a mode of rate a is reduced by
-// tanh(a NT / 2) / (a NT / 2) = 1 - (a NT)^2 / 12 + ...: below 1e-3 here for every mode. ngspice
-// puts a breakpoint at every NT, so NT also sets the cost (number of time points).
-constexpr double kNoiseSamplesPerFastestTau = 0.1;
+using detail::initial_condition;
+using detail::num;
+using detail::rhs_scale;
 
 // Relative symmetry tolerance of validate_spd.
 constexpr double kSymmetryTolerance = 1e-12;
-
-// Element values: the shortest text that reads back as the same double (fmt's default for
-// doubles), a fixed rule, so the text is a deterministic function of the values and stays
-// readable (1e-09, not 1.0000000000000001e-09).
-// Zero prints as 0, never -0 (a DAC at -b_hat with b_hat = 0).
-std::string num(double value) { return fmt::format("{}", value == 0.0 ? 0.0 : value); }
-
-// Rounds `value` > 0 to 3 significant digits, up or down. The simulated time and step sizes
-// come from eigenvalues, whose last bits may vary with the Eigen version or the compiler; rounded,
-// they keep golden netlists stable and read better. The result is parsed back from its decimal
-// text, so it prints as e.g. 0.00403 rather than 0.004030000000000001.
-double round3(double value, bool up) {
-  const int exponent = static_cast<int>(std::floor(std::log10(value))) - 2;
-  const double mantissa = value / std::pow(10.0, exponent);
-  // 1e-9 guards against 123.0000000001 being rounded up to 124.
-  const double digits = up ? std::ceil(mantissa - 1e-9) : std::floor(mantissa + 1e-9);
-  const std::string text = fmt::format("{}e{}", static_cast<long long>(digits), exponent);
-  double out = 0.0;
-  std::from_chars(text.data(), text.data() + text.size(), out);
-  return out;
-}
-
-double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options) {
-  if (options.scaling == Scaling::none || b.size() == 0) return 1.0;
-  const double largest = b.cwiseAbs().maxCoeff();
-  return largest > 0 ? largest / options.input_full_scale : 1.0;
-}
 
 void check_rhs(const Eigen::VectorXd& b, Eigen::Index n, const char* name) {
   if (b.size() != 0 && b.size() != n) {
@@ -95,12 +51,6 @@ struct Scaled {
   Eigen::VectorXd v0;     // warm start: initial node voltages (empty: cold start, 0 V)
 };
 
-// ` IC=<v>` for capacitor i of a warm start, nothing for a cold one.
-std::string initial_condition(const Scaled& s, Eigen::Index i, double factor) {
-  if (s.v0.size() == 0) return "";
-  return fmt::format(" IC={}", num(factor * s.v0(i)));
-}
-
 void behavioral(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   const Eigen::Index n = s.m_hat.rows();
   const double g0 = 1.0 / o.resistance;
@@ -109,7 +59,7 @@ void behavioral(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   e.push_back("* --- capacitors: C_i from node x_i to ground (x_i is V_i; 0 V at t = 0)");
   for (Eigen::Index i = 0; i < n; ++i) {
     e.push_back(fmt::format("C_{} x_{} 0 {}{}", i, i, num(o.capacitance),
-                            initial_condition(s, i, 1.0)));
+                            initial_condition(s.v0, i, 1.0)));
     ++nl.counts.capacitors;
   }
   e.push_back("*");
@@ -198,7 +148,7 @@ void integrator(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
     // Warm start: the capacitor holds V(s_i) - V(o_i) = -V0 (1 + A) / A, so that with
     // o_i = -A V(s_i) the output starts at V0.
     e.push_back(fmt::format("C_{} s_{} o_{} {}{}", i, i, i, num(o.capacitance),
-                            initial_condition(s, i, -(1.0 + o.opamp_gain) / o.opamp_gain)));
+                            initial_condition(s.v0, i, -(1.0 + o.opamp_gain) / o.opamp_gain)));
     e.push_back(fmt::format("E_int_{} o_{} 0 0 s_{} {}", i, i, i, num(o.opamp_gain)));
     ++nl.counts.capacitors;
     ++nl.counts.amplifiers;
@@ -262,8 +212,9 @@ double finite_gain_shift(const Eigen::MatrixXd& m_hat, double gain) {
 Encoding parse_encoding(std::string_view text, std::string_view option) {
   if (text == "behavioral") return Encoding::behavioral;
   if (text == "integrator") return Encoding::integrator;
-  throw InputError(
-      fmt::format("{}: unknown encoding '{}' (accepted: behavioral, integrator)", option, text));
+  if (text == "activation") return Encoding::activation;
+  throw InputError(fmt::format(
+      "{}: unknown encoding '{}' (accepted: behavioral, integrator, activation)", option, text));
 }
 
 std::string_view to_string(Encoding encoding) {
@@ -272,6 +223,8 @@ std::string_view to_string(Encoding encoding) {
       return "behavioral";
     case Encoding::integrator:
       return "integrator";
+    case Encoding::activation:
+      return "activation";
   }
   return "unknown";
 }
@@ -299,8 +252,9 @@ void NetlistOptions::validate() const {
       throw InputError(fmt::format("{} = {}: expected {}", field, v, what));
     }
   };
-  if (encoding != Encoding::behavioral && encoding != Encoding::integrator) {
-    throw InputError("encoding: expected behavioral or integrator");
+  if (encoding != Encoding::behavioral && encoding != Encoding::integrator &&
+      encoding != Encoding::activation) {
+    throw InputError("encoding: expected behavioral, integrator or activation");
   }
   if (scaling != Scaling::max_entry && scaling != Scaling::none) {
     throw InputError("scaling: expected max_entry or none");
@@ -406,6 +360,15 @@ void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& n
 Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                      const NetlistOptions& options) {
   options.validate();
+  if (options.encoding == Encoding::activation) {
+    // Refused here, where every caller passes (tkfac netlist --matrix, tkfac solve, the spice
+    // backend, K-FAC), so each gets the same message rather than a circuit of another encoding.
+    throw InputError(
+        "encoding (--encoding) = activation: the activation encoding is built from an "
+        "activation array a (M = a a^T / b, never formed), not from a matrix M; expected "
+        "make_activation_netlist(a, b, options), `tkfac netlist --activations a.csv` or "
+        "`tkfac netlist --model ...`, or the behavioral or integrator encoding for a matrix");
+  }
   validate_spd(m, options.damping, "M");
   const Eigen::Index n = m.rows();
   check_rhs(b, n, "b");
@@ -444,87 +407,15 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   sum.capacitance = options.capacitance;
   const double tau0 = options.resistance * options.capacitance;
   sum.predicted_tau = tau0 / alpha_min;
-  sum.sim_time =
-      options.sim_time > 0.0
-          ? options.sim_time
-          : round3(sum.predicted_tau * (std::log(1.0 / options.target_rel_error) + kSimTimeMargin),
-                   true);
-
-  nl.tran_stop = sum.sim_time;
-  nl.tran_max_step =
-      round3(std::min(kMaxStepPerTau * sum.predicted_tau, sum.sim_time / 20.0), false);
+  detail::plan_transient(options, nl);
   const bool noisy = options.noise_variance > 0.0;
-  if (noisy) {
-    // Noise sizing (DESIGN.md section 3, rederived). In s = t / (R C) the node voltages obey
-    // dV = -(M_hat V - b_hat) ds + (R / sqrt(R C)) sqrt(S_i) dW_s for a white current of
-    // two-sided density S_i per node; the Lyapunov equation M_hat P + P M_hat = (R / C) S_i I gives
-    // Cov(V) = beta_V^-1 M_hat^-1 with beta_V^-1 = S_i R / (2 C). x = (s_b / s_M) V and
-    // M_hat = M / s_M turn the target Cov(x) = beta^-1 M^-1 into beta_V^-1 = beta^-1 s_M / s_b^2.
-    // A Gaussian current of rms NA held for NT seconds at a time (TRRANDOM type 2) integrates
-    // to variance NA^2 NT per NT, so over times >> NT it acts as S_i = NA^2 NT:
-    // NA = sqrt(2 C beta_V^-1 / (R NT)). At the sample times each mode of rate a is then an exact
-    // AR(1) sequence with variance beta_V^-1 / alpha_k * tanh(a NT / 2) / (a NT / 2): 1 - 1e-3 at
-    // the default NT (a NT <= 0.1), stated in the header.
-    sum.noise_variance = options.noise_variance;
-    sum.voltage_noise_variance = options.noise_variance * s.s_m / (s.s_b * s.s_b);
-    sum.noise_sample_time = options.noise_sample_time > 0.0
-                                ? options.noise_sample_time
-                                : round3(kNoiseSamplesPerFastestTau * tau0 / alpha_max, false);
-    sum.noise_current_rms = std::sqrt(2.0 * options.capacitance * sum.voltage_noise_variance /
-                                      (options.resistance * sum.noise_sample_time));
-    sum.noise_seed = options.noise_seed;
-    if (options.max_step > sum.noise_sample_time) {
-      throw InputError(fmt::format(
-          "max_step (--max-step) = {}: larger than the noise sample time {} s "
-          "(--noise-sample-time); expected a maximum time step <= the noise sample time",
-          options.max_step, sum.noise_sample_time));
-    }
-    // The held noise changes every NT: a step longer than NT would skip noise samples.
-    nl.tran_max_step = options.max_step > 0.0 ? options.max_step : sum.noise_sample_time;
-  } else if (options.max_step > 0.0) {
-    nl.tran_max_step = options.max_step;
-  }
-  // Nothing is printed at TSTEP intervals (.meas reads the final point; a session streams the
-  // accepted points), but ngspice starts with a step of min(TSTEP, TSTOP/200)/10 or so: TSTEP =
-  // tau0 / alpha_max, the fastest mode, lets the first steps resolve it; then the truncation-
-  // error control grows the steps up to TMAX as the fast modes die out.
-  nl.tran_step = round3(std::min(tau0 / alpha_max, nl.tran_max_step), false);
 
   if (options.encoding == Encoding::behavioral) {
     behavioral(s, options, nl);
   } else {
     integrator(s, options, nl);
   }
-  if (noisy) {
-    auto& e = nl.elements;
-    const bool beh = options.encoding == Encoding::behavioral;
-    e.push_back("*");
-    e.push_back(fmt::format(
-        "* --- noise: I_n_i injects a Gaussian current of rms NA held for NT into {} (TRRANDOM "
-        "type 2:",
-        beh ? "x_i" : "the summing node s_i"));
-    e.push_back("*     TS = NT, TD = 0, standard deviation NA, mean 0), seeded by .options seed;");
-    e.push_back("*     for odd n a pad source into a resistor makes the count even (see tkfac source)");
-    for (Eigen::Index i = 0; i < n; ++i) {
-      e.push_back(fmt::format("I_n_{} 0 {}_{} dc 0 trrandom(2 {} 0 {} 0)", i, beh ? "x" : "s", i,
-                              num(sum.noise_sample_time), num(sum.noise_current_rms)));
-      ++nl.counts.sources;
-    }
-    // An even number of noise sources. ngspice's Gaussian generator (polar method) keeps the
-    // second value of each pair for the next call, and `.options seed` does not clear it: in the
-    // shared library, a run that drew an odd number of values shifted the next run's sequence
-    // by one (measured on 39.3: with 3 sources, runs 1 and 3 of one netlist agreed with
-    // `ngspice -b`, run 2 did not). Every source draws once per NT, so with an even count each
-    // run draws an even number and leaves nothing behind. The pad source drives a resistor only.
-    if (n % 2 == 1) {
-      e.push_back(fmt::format("I_n_pad 0 noise_pad dc 0 trrandom(2 {} 0 {} 0)",
-                              num(sum.noise_sample_time), num(sum.noise_current_rms)));
-      e.push_back(fmt::format("R_noise_pad noise_pad 0 {}", num(options.resistance)));
-      ++nl.counts.sources;
-      ++nl.counts.resistors;
-    }
-    nl.options.push_back(fmt::format("seed={}", options.noise_seed));
-  }
+  detail::add_noise_sources(options, options.encoding == Encoding::behavioral ? "x" : "s", nl);
   // Integration method: Gear-2 (maxord=2 is ngspice's default for gear, stated to be sure: BDF
   // of order > 2 is not A-stable). The trapezoidal rule maps a stiff mode (step >> its time
   // constant) to a factor near -1 per step, so with steps of tau/4 and kappa = 1e3 a leftover fast
@@ -587,60 +478,9 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                       sum.finite_gain_error));
     }
   }
-  h.push_back(
-      fmt::format("Predicted tau = R C / alpha_min = {:.6g} s (slowest mode)", sum.predicted_tau));
-  if (options.sim_time > 0.0) {
-    h.push_back(fmt::format("Simulated time = {:.6g} s (= {:.3g} tau, given)", sum.sim_time,
-                            sum.sim_time / sum.predicted_tau));
-  } else {
-    h.push_back(fmt::format("Simulated time = {:.6g} s = tau * (ln(1/{:.3g}) + ln(10)) rounded up",
-                            sum.sim_time, options.target_rel_error));
-    h.push_back(
-        fmt::format("          (cold-start error below {:.3g} relative, one decade of margin)",
-                    options.target_rel_error));
-  }
-  h.push_back(fmt::format(
-      "Time steps: TSTEP = {:.3g} s (fastest mode tau0 / alpha_max, at most TMAX),", nl.tran_step));
-  if (noisy || options.max_step > 0.0) {
-    h.push_back(fmt::format("          TMAX = {:.3g} s ({})", nl.tran_max_step,
-                            options.max_step > 0.0 ? "given" : "the noise sample time NT"));
-  } else {
-    h.push_back(fmt::format("          TMAX = {:.3g} s (tau / 4, or simulated time / 20 if smaller)",
-                            nl.tran_max_step));
-  }
-  if (noisy) {
-    h.push_back("");
-    h.push_back(fmt::format(
-        "Noise: beta^-1 = {:.6g} (units of the unknowns): x ~ N(M^-1 b, beta^-1 M^-1), M damped",
-        sum.noise_variance));
-    h.push_back(fmt::format("       node voltages: beta_V^-1 = beta^-1 s_M / s_b^2 = {:.6g} V^2",
-                            sum.voltage_noise_variance));
-    h.push_back(fmt::format(
-        "       sources I_n_i: TRRANDOM Gaussian, NA = sqrt(2 C beta_V^-1 / (R NT)) = {:.6g} A,",
-        sum.noise_current_rms));
-    h.push_back(fmt::format(
-        "       held NT = {:.6g} s (= {:.3g} R C / alpha_max); TMAX = {:.6g} s <= NT", 
-        sum.noise_sample_time, sum.noise_sample_time * alpha_max / tau0, nl.tran_max_step));
-    h.push_back(fmt::format("       seed = {} (.options seed; same seed, same samples)",
-                            sum.noise_seed));
-    const double u_max = alpha_max * sum.noise_sample_time / tau0;
-    h.push_back(fmt::format(
-        "       variance at the sample times: mode factor tanh(u/2)/(u/2), u = alpha NT / (R C),"));
-    h.push_back(fmt::format("       between {:.6f} (fastest mode) and 1", 
-                            std::tanh(0.5 * u_max) / (0.5 * u_max)));
-    // Expected standard deviation of each unknown: sqrt(beta^-1 ((M + damping I)^-1)_ii).
-    const Eigen::MatrixXd inv = (s.m_hat * s.s_m).inverse();
-    std::string line = "Expected std of x_i (sqrt(beta^-1 (M^-1)_ii)):";
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const std::string item = fmt::format(" {:.4g}", std::sqrt(sum.noise_variance * inv(i, i)));
-      if (line.size() + item.size() > 92) {
-        h.push_back(line);
-        line = "         ";
-      }
-      line += item;
-    }
-    h.push_back(line);
-  }
+  Eigen::VectorXd inverse_diagonal;
+  if (noisy) inverse_diagonal = (s.m_hat * s.s_m).inverse().diagonal();
+  detail::add_transient_header(options, inverse_diagonal, nl);
   if (s.v0.size() != 0) {
     h.push_back(fmt::format("Warm start: capacitor IC = the start state / scale (V0 max |{:.6g}| V)",
                             s.v0.cwiseAbs().maxCoeff()));
@@ -651,6 +491,7 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                   "independent sources",
                   c.capacitors, c.resistors, c.amplifiers, c.controlled_sources, c.sources));
   h.push_back("");
+  append_hardware_report(nl);
   return nl;
 }
 

@@ -6,6 +6,8 @@
 //   auto solver = tkfac::cosim::LinearSolver::create(opt);
 //   tkfac::cosim::Solution s = solver->solve(M, B);
 //   std::cout << s.report.wall_seconds << " s, " << s.report.analog_seconds << " s analog\n";
+//   // from activations a (M = a a^T / b): opt.netlist.encoding = Encoding::activation, then
+//   // solver->solve_activations(a, B, damping)
 //
 // Every backend takes the same inputs and returns the same Solution; tests compare each backend
 // with `cholesky`.
@@ -69,6 +71,13 @@ class LinearSolver {
                          double damping = 0.0) = 0;
   // (m + damping*I)^-1. Default: solve with the identity.
   virtual Solution inverse(const Eigen::MatrixXd& m, double damping = 0.0);
+  // The same for M = a a^T / b given by its N x b array `a` (a layer's activations over a
+  // batch): the `spice` backend with netlist.encoding == activation builds its circuit from `a`
+  // (netlist_gen/activation.hpp; M is never formed in the circuit), and `ou` simulates that
+  // circuit's twin. Default: validate `a`, form M and call solve() / inverse().
+  virtual Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                                     double damping = 0.0);
+  virtual Solution inverse_activations(const Eigen::MatrixXd& a, double damping = 0.0);
 
   // Throws InputError for an unknown backend name (listing the known ones).
   static std::unique_ptr<LinearSolver> create(const SolverOptions& options);

@@ -96,8 +96,17 @@ struct ThermoModel {
 };
 
 // Same scaling, R, C, noise and noise sample time as netlist_gen::make_netlist(m, b, options)
-// (validates both). `b` may be empty (zero inputs).
+// (validates both). `b` may be empty (zero inputs). Every encoding realizes the same SDE; for
+// Encoding::activation, whose circuit needs the array, this takes the behavioral netlist's
+// numbers (the same M_hat, scales and times; for those of an activation netlist itself, use the
+// overload below).
 ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                               const netlist_gen::NetlistOptions& options);
+
+// The twin of a netlist already built, e.g. make_activation_netlist(a, b, options): scales, R, C,
+// noise and times from its summary, `m` the matrix it encodes (there, activation_matrix(a)), so
+// M_hat = (m + damping I) / s_M = F F^T + mu I.
+ThermoModel make_thermo_model(const netlist_gen::MatrixSummary& netlist, const Eigen::MatrixXd& m,
+                              const Eigen::VectorXd& b, double damping);
 
 }  // namespace tkfac::cosim

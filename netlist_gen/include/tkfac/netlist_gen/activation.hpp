@@ -53,6 +53,10 @@ void validate_activations(const Eigen::MatrixXd& a, double damping, const std::s
 // s_M of `max_entry` scaling: max_i ||a_i||^2 / b + damping (= max |m_ij|, see above).
 double activation_matrix_scale(const Eigen::MatrixXd& a, double damping);
 
+// M = a a^T / b (b = a.cols()), exactly symmetric: the matrix the circuit encodes, formed for
+// the digital side (other encodings, reference solves, the OU twin's modes).
+Eigen::MatrixXd activation_matrix(const Eigen::MatrixXd& a);
+
 // Eigenvalues of a a^T / b + damping I, ascending, from the singular values of a.
 Eigen::VectorXd activation_eigenvalues(const Eigen::MatrixXd& a, double damping);
 

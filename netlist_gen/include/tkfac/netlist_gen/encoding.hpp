@@ -6,7 +6,7 @@
 //   opt.validate();
 //   auto nl = tkfac::netlist_gen::make_netlist(M, b, opt);
 //
-// Both encodings realize C dV/dt = -g0 (M_hat V - b_hat): same equilibrium, same tau.
+// Every encoding realizes C dV/dt = -g0 (M_hat V - b_hat): same equilibrium, same tau.
 #include <Eigen/Dense>
 #include <string>
 #include <string_view>
@@ -17,7 +17,9 @@
 
 namespace tkfac::netlist_gen {
 
-enum class Encoding { behavioral, integrator };
+// behavioral and integrator are built from M by make_netlist; activation from the N x b array
+// a of M = a a^T / b by make_activation_netlist (activation.hpp): make_netlist refuses it.
+enum class Encoding { behavioral, integrator, activation };
 
 // Throws InputError naming `option` and the accepted values.
 Encoding parse_encoding(std::string_view text, std::string_view option = "--encoding");
@@ -34,9 +36,9 @@ struct NetlistOptions {
   Encoding encoding = Encoding::behavioral;
   double resistance = 1e3;         // R, ohms; g0 = 1/R is the conductance of a unit entry
   double capacitance = 1e-9;       // C, farads
-  double opamp_gain = 1e6;         // open-loop gain of the ideal (VCVS) op-amps, integrator only
-  // Integrator only: trim the resistor array for the finite op-amp gain so the equilibrium is
-  // exact (off: plain R/|m_hat_ij|, and the header states the finite-gain error bound).
+  double opamp_gain = 1e6;         // open-loop gain of the ideal (VCVS) op-amps (not behavioral)
+  // Integrator and activation: trim the resistors for the finite op-amp gain so the equilibrium
+  // is exact (off: plain R/|m_hat_ij|, and the header states the finite-gain error bound).
   bool gain_compensation = true;
   Scaling scaling = Scaling::max_entry;
   double input_full_scale = 1.0;   // volts (or g0 * volts): the largest |b_hat|
@@ -68,7 +70,9 @@ struct NetlistOptions {
 // definite once `damping` is added. Throws InputError whose message starts with `name`.
 void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& name);
 
-// `b` may be empty (no right-hand side: inputs at zero). Validates M and b.
+// `b` may be empty (no right-hand side: inputs at zero). Validates M and b. Throws InputError
+// for Encoding::activation, whose circuit is built from the activation array
+// (make_activation_netlist). The header ends with the hardware report (report.hpp).
 Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                      const NetlistOptions& options);
 

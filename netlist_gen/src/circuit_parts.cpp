@@ -1,0 +1,209 @@
+#include "circuit_parts.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "tkfac/core/error.hpp"
+
+namespace tkfac::netlist_gen::detail {
+namespace {
+
+// Simulated time beyond tau * ln(1/target_rel_error), in units of tau. From a cold start the
+// error is V(t) - V_eq = -exp(-M_hat t / RC) V_eq, so ||error|| <= exp(-t / tau) ||V_eq|| and no
+// margin is needed in exact arithmetic. Measured without it (n = 16 and 64, kappa 10 to 1e5),
+// the relative error landed at 0.2e-6 to 0.95e-6 for a 1e-6 target: on the edge, with nothing
+// left for per-component errors, read-back digits or a finite op-amp gain. One extra decade,
+// ln(10) (+17% simulated time), puts it at 1e-8 to 1e-7. See circuits/README.md.
+constexpr double kSimTimeMargin = 2.302585092994046;  // ln(10)
+
+// Maximum time step as a fraction of tau = RC / alpha_min (the slowest mode). With Gear-2 a mode
+// of time constant T decays per step h by the larger root of (3/2 + h/T) z^2 - 2 z + 1/2 = 0:
+// for h/T = 1/4, 0.7735 against exp(-1/4) = 0.7788, so the slow mode, which sets the final
+// accuracy, is followed to about 3% in rate; every faster mode decays per step by at most
+// sqrt(1/2 / (3/2 + h/T)) < 0.78, and no mode rings (Gear-2 is L-stable). Measured: tau/10
+// costs twice the time points of tau/4 for the same final error; tau/1 with Gear lost an
+// order of magnitude of accuracy (the slow mode decays too slowly at h/T = 1).
+constexpr double kMaxStepPerTau = 0.25;
+
+// Default noise sample time NT as a fraction of the fastest time constant R C / alpha_max. The
+// circuit sees held noise; at its sample times the variance of a mode of rate a is reduced by
+// tanh(a NT / 2) / (a NT / 2) = 1 - (a NT)^2 / 12 + ...: below 1e-3 here for every mode. ngspice
+// puts a breakpoint at every NT, so NT also sets the cost (number of time points).
+constexpr double kNoiseSamplesPerFastestTau = 0.1;
+
+}  // namespace
+
+std::string num(double value) { return fmt::format("{}", value == 0.0 ? 0.0 : value); }
+
+double round3(double value, bool up) {
+  const int exponent = static_cast<int>(std::floor(std::log10(value))) - 2;
+  const double mantissa = value / std::pow(10.0, exponent);
+  // 1e-9 guards against 123.0000000001 being rounded up to 124.
+  const double digits = up ? std::ceil(mantissa - 1e-9) : std::floor(mantissa + 1e-9);
+  const std::string text = fmt::format("{}e{}", static_cast<long long>(digits), exponent);
+  double out = 0.0;
+  std::from_chars(text.data(), text.data() + text.size(), out);
+  return out;
+}
+
+double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options) {
+  if (options.scaling == Scaling::none || b.size() == 0) return 1.0;
+  const double largest = b.cwiseAbs().maxCoeff();
+  return largest > 0 ? largest / options.input_full_scale : 1.0;
+}
+
+std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double factor) {
+  if (v0.size() == 0) return "";
+  return fmt::format(" IC={}", num(factor * v0(i)));
+}
+
+void plan_transient(const NetlistOptions& options, Netlist& nl) {
+  MatrixSummary& sum = nl.summary;
+  const double tau0 = options.resistance * options.capacitance;
+  sum.sim_time =
+      options.sim_time > 0.0
+          ? options.sim_time
+          : round3(sum.predicted_tau * (std::log(1.0 / options.target_rel_error) + kSimTimeMargin),
+                   true);
+  nl.tran_stop = sum.sim_time;
+  nl.tran_max_step =
+      round3(std::min(kMaxStepPerTau * sum.predicted_tau, sum.sim_time / 20.0), false);
+  if (options.noise_variance > 0.0) {
+    // Noise sizing (DESIGN.md section 3, rederived). In s = t / (R C) the node voltages obey
+    // dV = -(M_hat V - b_hat) ds + (R / sqrt(R C)) sqrt(S_i) dW_s for a white current of
+    // two-sided density S_i per node; the Lyapunov equation M_hat P + P M_hat = (R / C) S_i I gives
+    // Cov(V) = beta_V^-1 M_hat^-1 with beta_V^-1 = S_i R / (2 C). x = (s_b / s_M) V and
+    // M_hat = M / s_M turn the target Cov(x) = beta^-1 M^-1 into beta_V^-1 = beta^-1 s_M / s_b^2.
+    // A Gaussian current of rms NA held for NT seconds at a time (TRRANDOM type 2) integrates
+    // to variance NA^2 NT per NT, so over times >> NT it acts as S_i = NA^2 NT:
+    // NA = sqrt(2 C beta_V^-1 / (R NT)). At the sample times each mode of rate a is then an exact
+    // AR(1) sequence with variance beta_V^-1 / alpha_k * tanh(a NT / 2) / (a NT / 2): 1 - 1e-3 at
+    // the default NT (a NT <= 0.1), stated in the header. Every encoding has one capacitor C per
+    // unknown whose equation is C dV/dt = -g0 (M_hat V - b_hat) + i_noise, so the sizing is the
+    // same for all of them.
+    sum.noise_variance = options.noise_variance;
+    sum.voltage_noise_variance =
+        options.noise_variance * sum.matrix_scale / (sum.rhs_scale * sum.rhs_scale);
+    sum.noise_sample_time = options.noise_sample_time > 0.0
+                                ? options.noise_sample_time
+                                : round3(kNoiseSamplesPerFastestTau * tau0 / sum.alpha_max, false);
+    sum.noise_current_rms = std::sqrt(2.0 * options.capacitance * sum.voltage_noise_variance /
+                                      (options.resistance * sum.noise_sample_time));
+    sum.noise_seed = options.noise_seed;
+    if (options.max_step > sum.noise_sample_time) {
+      throw InputError(fmt::format(
+          "max_step (--max-step) = {}: larger than the noise sample time {} s "
+          "(--noise-sample-time); expected a maximum time step <= the noise sample time",
+          options.max_step, sum.noise_sample_time));
+    }
+    // The held noise changes every NT: a step longer than NT would skip noise samples.
+    nl.tran_max_step = options.max_step > 0.0 ? options.max_step : sum.noise_sample_time;
+  } else if (options.max_step > 0.0) {
+    nl.tran_max_step = options.max_step;
+  }
+  // Nothing is printed at TSTEP intervals (.meas reads the final point; a session streams the
+  // accepted points), but ngspice starts with a step of min(TSTEP, TSTOP/200)/10 or so: TSTEP =
+  // tau0 / alpha_max, the fastest mode, lets the first steps resolve it; then the truncation-
+  // error control grows the steps up to TMAX as the fast modes die out.
+  nl.tran_step = round3(std::min(tau0 / sum.alpha_max, nl.tran_max_step), false);
+}
+
+void add_noise_sources(const NetlistOptions& options, const std::string& node_prefix,
+                       Netlist& nl) {
+  if (!(options.noise_variance > 0.0)) return;
+  const MatrixSummary& sum = nl.summary;
+  auto& e = nl.elements;
+  e.push_back("*");
+  e.push_back(fmt::format(
+      "* --- noise: I_n_i injects a Gaussian current of rms NA held for NT into {} (TRRANDOM "
+      "type 2:",
+      node_prefix == "x" ? "x_i" : fmt::format("the summing node {}_i", node_prefix)));
+  e.push_back("*     TS = NT, TD = 0, standard deviation NA, mean 0), seeded by .options seed;");
+  e.push_back(
+      "*     for odd n a pad source into a resistor makes the count even (see tkfac source)");
+  for (int i = 0; i < sum.size; ++i) {
+    e.push_back(fmt::format("I_n_{} 0 {}_{} dc 0 trrandom(2 {} 0 {} 0)", i, node_prefix, i,
+                            num(sum.noise_sample_time), num(sum.noise_current_rms)));
+    ++nl.counts.sources;
+  }
+  // An even number of noise sources. ngspice's Gaussian generator (polar method) keeps the
+  // second value of each pair for the next call, and `.options seed` does not clear it: in the
+  // shared library, a run that drew an odd number of values shifted the next run's sequence
+  // by one (measured on 39.3: with 3 sources, runs 1 and 3 of one netlist agreed with
+  // `ngspice -b`, run 2 did not). Every source draws once per NT, so with an even count each
+  // run draws an even number and leaves nothing behind. The pad source drives a resistor only.
+  if (sum.size % 2 == 1) {
+    e.push_back(fmt::format("I_n_pad 0 noise_pad dc 0 trrandom(2 {} 0 {} 0)",
+                            num(sum.noise_sample_time), num(sum.noise_current_rms)));
+    e.push_back(fmt::format("R_noise_pad noise_pad 0 {}", num(options.resistance)));
+    ++nl.counts.sources;
+    ++nl.counts.resistors;
+  }
+  nl.options.push_back(fmt::format("seed={}", options.noise_seed));
+}
+
+void add_transient_header(const NetlistOptions& options, const Eigen::VectorXd& inverse_diagonal,
+                          Netlist& nl) {
+  const MatrixSummary& sum = nl.summary;
+  const bool noisy = options.noise_variance > 0.0;
+  const double tau0 = options.resistance * options.capacitance;
+  auto& h = nl.header;
+  h.push_back(
+      fmt::format("Predicted tau = R C / alpha_min = {:.6g} s (slowest mode)", sum.predicted_tau));
+  if (options.sim_time > 0.0) {
+    h.push_back(fmt::format("Simulated time = {:.6g} s (= {:.3g} tau, given)", sum.sim_time,
+                            sum.sim_time / sum.predicted_tau));
+  } else {
+    h.push_back(fmt::format("Simulated time = {:.6g} s = tau * (ln(1/{:.3g}) + ln(10)) rounded up",
+                            sum.sim_time, options.target_rel_error));
+    h.push_back(
+        fmt::format("          (cold-start error below {:.3g} relative, one decade of margin)",
+                    options.target_rel_error));
+  }
+  h.push_back(fmt::format(
+      "Time steps: TSTEP = {:.3g} s (fastest mode tau0 / alpha_max, at most TMAX),", nl.tran_step));
+  if (noisy || options.max_step > 0.0) {
+    h.push_back(fmt::format("          TMAX = {:.3g} s ({})", nl.tran_max_step,
+                            options.max_step > 0.0 ? "given" : "the noise sample time NT"));
+  } else {
+    h.push_back(fmt::format(
+        "          TMAX = {:.3g} s (tau / 4, or simulated time / 20 if smaller)", nl.tran_max_step));
+  }
+  if (!noisy) return;
+  h.push_back("");
+  h.push_back(fmt::format(
+      "Noise: beta^-1 = {:.6g} (units of the unknowns): x ~ N(M^-1 b, beta^-1 M^-1), M damped",
+      sum.noise_variance));
+  h.push_back(fmt::format("       node voltages: beta_V^-1 = beta^-1 s_M / s_b^2 = {:.6g} V^2",
+                          sum.voltage_noise_variance));
+  h.push_back(fmt::format(
+      "       sources I_n_i: TRRANDOM Gaussian, NA = sqrt(2 C beta_V^-1 / (R NT)) = {:.6g} A,",
+      sum.noise_current_rms));
+  h.push_back(fmt::format(
+      "       held NT = {:.6g} s (= {:.3g} R C / alpha_max); TMAX = {:.6g} s <= NT", 
+      sum.noise_sample_time, sum.noise_sample_time * sum.alpha_max / tau0, nl.tran_max_step));
+  h.push_back(fmt::format("       seed = {} (.options seed; same seed, same samples)",
+                          sum.noise_seed));
+  const double u_max = sum.alpha_max * sum.noise_sample_time / tau0;
+  h.push_back(fmt::format(
+      "       variance at the sample times: mode factor tanh(u/2)/(u/2), u = alpha NT / (R C),"));
+  h.push_back(fmt::format("       between {:.6f} (fastest mode) and 1", 
+                          std::tanh(0.5 * u_max) / (0.5 * u_max)));
+  // Expected standard deviation of each unknown: sqrt(beta^-1 ((M + damping I)^-1)_ii).
+  std::string line = "Expected std of x_i (sqrt(beta^-1 (M^-1)_ii)):";
+  for (Eigen::Index i = 0; i < inverse_diagonal.size(); ++i) {
+    const std::string item =
+        fmt::format(" {:.4g}", std::sqrt(sum.noise_variance * inverse_diagonal(i)));
+    if (line.size() + item.size() > 92) {
+      h.push_back(line);
+      line = "         ";
+    }
+    line += item;
+  }
+  h.push_back(line);
+}
+
+}  // namespace tkfac::netlist_gen::detail

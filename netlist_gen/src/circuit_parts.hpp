@@ -1,0 +1,50 @@
+#pragma once
+// Internal: the parts every netlist builder shares (make_netlist for the behavioral and
+// integrator encodings, make_activation_netlist for the activation encoding), so that the
+// encodings write numbers, scale right-hand sides, plan the transient and inject noise one way.
+#include <Eigen/Dense>
+#include <string>
+
+#include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
+
+namespace tkfac::netlist_gen::detail {
+
+// Element values: the shortest text that reads back as the same double (fmt's default for
+// doubles), a fixed rule, so the text is a deterministic function of the values and stays
+// readable (1e-09, not 1.0000000000000001e-09). Zero prints as 0, never -0 (a DAC at -b_hat with
+// b_hat = 0).
+std::string num(double value);
+
+// Rounds `value` > 0 to 3 significant digits, up or down. The simulated time and step sizes
+// come from eigenvalues, whose last bits may vary with the Eigen version or the compiler; rounded,
+// they keep golden netlists stable and read better. The result is parsed back from its decimal
+// text, so it prints as e.g. 0.00403 rather than 0.004030000000000001.
+double round3(double value, bool up);
+
+// s_b: b_hat = b / s_b (`max_entry`: max |b_i| / input_full_scale; 1 for `none`, or for b zero
+// or empty).
+double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options);
+
+// ` IC=<factor * v0(i)>` for capacitor i of a warm start, nothing for a cold one (v0 empty).
+std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double factor);
+
+// The transient every encoding runs (the same analog time, steps and noise for the same SDE):
+// from netlist.summary's predicted_tau, alpha_max, resistance, capacitance, matrix_scale and
+// rhs_scale, sets summary.sim_time and the noise fields, and tran_stop, tran_step,
+// tran_max_step. Throws InputError if options.max_step exceeds the noise sample time.
+void plan_transient(const NetlistOptions& options, Netlist& netlist);
+
+// With noise (options.noise_variance > 0): one TRRANDOM current per unknown into node
+// `<node_prefix>_<i>` (the node whose equation has the C dV/dt term: x_i, or the summing node
+// s_i of an integrator), a pad source for odd n, and `.options seed`. Call after plan_transient.
+void add_noise_sources(const NetlistOptions& options, const std::string& node_prefix,
+                       Netlist& netlist);
+
+// Header lines of the transient (predicted tau, simulated time, time steps) and, with noise, of
+// the noise sources and the expected standard deviation of each unknown,
+// sqrt(beta^-1 inverse_diagonal(i)), inverse_diagonal = diag((M + damping I)^-1).
+void add_transient_header(const NetlistOptions& options, const Eigen::VectorXd& inverse_diagonal,
+                          Netlist& netlist);
+
+}  // namespace tkfac::netlist_gen::detail
