@@ -28,20 +28,11 @@
 #include "tkfac/netlist_gen/netlist.hpp"
 #include "tkfac/netlist_gen/report.hpp"
 
+#include "bench_util.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double median_seconds(int reps, const std::function<void()>& f) {
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using tkfac::bench::median_seconds;
 
 std::string run(const std::string& command) {
   std::string out;

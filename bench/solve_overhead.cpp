@@ -22,21 +22,11 @@
 #include "tkfac/cosim/linear_solver.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
+#include "bench_util.hpp"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Median wall time of `reps` calls.
-double median_seconds(int reps, const std::function<void()>& f) {
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using tkfac::bench::median_seconds;
 
 }  // namespace
 

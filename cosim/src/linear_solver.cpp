@@ -164,15 +164,7 @@ class SpiceSolver final : public LinearSolver {
     for (const auto& u : nl.unknowns) run.nodes.push_back(u.node);
 
     {  // the circuit is removed at the end of this block, inside the measured wall time
-      struct Cleanup {
-        Session& session;
-        ~Cleanup() {
-          try {
-            session.remove_circuit();
-          } catch (...) {  // a failed clean-up must not hide the error that brought us here
-          }
-        }
-      } cleanup{*session_};
+      const CircuitGuard guard(*session_);
       session_->load(netlist_gen::to_spice(nl));
       for (Eigen::Index c = 0; c < b.cols(); ++c) {
         Eigen::VectorXd scales(nl.unknowns.size());

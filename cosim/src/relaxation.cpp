@@ -104,15 +104,7 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
     t_prev = t;
     e_prev = e;
   };
-  struct Cleanup {
-    Session& session;
-    ~Cleanup() {
-      try {
-        session.remove_circuit();
-      } catch (...) {
-      }
-    }
-  } cleanup{session};
+  const CircuitGuard guard(session);
   session.load(netlist_gen::to_spice(nl));
   const RunResult run = session.run(ro);
   r.analog_seconds = run.final_time;

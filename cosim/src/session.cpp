@@ -688,4 +688,11 @@ void Session::remove_circuit() { impl_->remove_circuit(); }
 
 const std::vector<std::string>& Session::log() const { return impl_->log; }
 
+CircuitGuard::~CircuitGuard() {
+  try {
+    session_.remove_circuit();
+  } catch (...) {  // see the header: the error that ended the scope matters more
+  }
+}
+
 }  // namespace tkfac::cosim

@@ -86,15 +86,7 @@ class SpiceEngine final : public Engine {
       sink(t, x);
     });
     ro.observer = [&](double t, const Eigen::VectorXd& v) { grid.add(t, v); };
-    struct Cleanup {
-      Session& session;
-      ~Cleanup() {
-        try {
-          session.remove_circuit();
-        } catch (...) {
-        }
-      }
-    } cleanup{*session_};
+    const CircuitGuard guard(*session_);
     session_->load(netlist_gen::to_spice(nl));
     const RunResult r = session_->run(ro);
     analog_seconds = r.final_time;

@@ -74,4 +74,21 @@ class Session {
   Impl* impl_;
 };
 
+// Removes a session's loaded circuit at the end of a scope, however the scope ends. A failure of
+// the removal itself is swallowed: it must not hide the error that ended the scope.
+//
+//   session.load(text);
+//   const tkfac::cosim::CircuitGuard guard(session);
+//   auto r = session.run(options);
+class CircuitGuard {
+ public:
+  explicit CircuitGuard(Session& session) : session_(session) {}
+  ~CircuitGuard();
+  CircuitGuard(const CircuitGuard&) = delete;
+  CircuitGuard& operator=(const CircuitGuard&) = delete;
+
+ private:
+  Session& session_;
+};
+
 }  // namespace tkfac::cosim
