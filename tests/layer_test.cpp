@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli_helpers.hpp"
+#include "ngspice_helpers.hpp"
 #include "test_util.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
@@ -33,85 +34,28 @@ namespace ng = tkfac::netlist_gen;
 namespace kf = tkfac::kfac;
 namespace fs = std::filesystem;
 using tkfac::test::ScratchDir;
+using tkfac::test::contains;
+using tkfac::test::lines_of;
+using tkfac::test::parse_unknowns;
+using tkfac::test::read_text;
+using tkfac::test::write_text;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 // `ngspice -b file`: its output; requires exit code 0 and no error or warning line.
 std::string run_ngspice(const fs::path& file) {
-  const auto r = tkfac::test::run_command(
-      fmt::format("LC_ALL=C '{}' -b '{}'", TKFAC_NGSPICE_PROGRAM, file.string()));
-  INFO("ngspice output:\n" << r.output);
-  REQUIRE(r.exit_code == 0);
-  for (const std::string& line : lines_of(r.output)) {
-    INFO("ngspice printed: " << line);
-    CHECK_FALSE(contains(line, "rror"));
-    CHECK_FALSE(contains(line, "arning"));
-  }
-  return r.output;
-}
-
-std::vector<ng::Unknown> parse_unknowns(const std::string& netlist) {
-  std::vector<ng::Unknown> out;
-  for (const std::string& line : lines_of(netlist)) {
-    if (line.rfind("* tkfac-unknown ", 0) != 0) continue;
-    std::istringstream in(line.substr(16));
-    ng::Unknown u;
-    in >> u.index >> u.node >> u.scale;
-    out.push_back(u);
-  }
-  return out;
+  const std::string output = tkfac::test::run_ngspice(file);
+  tkfac::test::check_clean(output);
+  return output;
 }
 
 // Runs the netlist in `ngspice -b` with a .control block that prints the last point of every
 // unknown with 16 digits; returns x = scale * V.
 Eigen::VectorXd solve_with_ngspice(const std::string& netlist, const ScratchDir& dir,
                                    const std::string& name) {
-  std::string control = ".control\nset numdgt=16\nrun\nlet tkfac_last = length(time) - 1\n";
-  const auto unknowns = parse_unknowns(netlist);
-  for (const ng::Unknown& u : unknowns) control += fmt::format("print v({})[tkfac_last]\n", u.node);
-  control += "quit\n.endc\n";
-  const auto end = netlist.rfind(".end\n");
-  REQUIRE(end != std::string::npos);
   const fs::path file = dir.file(name);
-  write_text(file, netlist.substr(0, end) + control + ".end\n");
-  const std::string output = run_ngspice(file);
-  std::map<std::string, double> values;
-  for (const std::string& line : lines_of(output)) {
-    const auto eq = line.find(" = ");
-    if (line.rfind("v(", 0) != 0 || eq == std::string::npos) continue;
-    std::string key = line.substr(2, eq - 2);
-    key.erase(key.find_last_not_of(' ') + 1);
-    values[key] = std::stod(line.substr(eq + 3));
-  }
-  Eigen::VectorXd x(static_cast<Eigen::Index>(unknowns.size()));
-  for (const ng::Unknown& u : unknowns) {
-    const auto it = values.find(u.node + ")[tkfac_last]");
-    REQUIRE_MESSAGE(it != values.end(), "no value for " << u.node << " in:\n" << output);
-    x(u.index) = u.scale * it->second;
-  }
-  return x;
+  write_text(file, tkfac::test::with_full_precision_readout(netlist));
+  return tkfac::test::solution_full_precision(netlist, run_ngspice(file));
 }
 
 Eigen::MatrixXd gram(const Eigen::MatrixXd& a, double damping) {

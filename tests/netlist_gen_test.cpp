@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "ngspice_helpers.hpp"
 #include "test_util.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
@@ -25,6 +26,17 @@
 #include "tkfac/netlist_gen/report.hpp"
 
 namespace ng = tkfac::netlist_gen;
+using tkfac::test::contains;
+using tkfac::test::lines_of;
+using tkfac::test::read_text;
+using tkfac::test::write_text;
+using tkfac::test::run_ngspice;
+using tkfac::test::check_clean;
+using tkfac::test::parse_unknowns;
+using tkfac::test::parse_values;
+using tkfac::test::solution_from_meas;
+using tkfac::test::with_full_precision_readout;
+using tkfac::test::solution_full_precision;
 
 namespace {
 
@@ -42,10 +54,6 @@ std::string input_error_of(const std::function<void()>& f) {
   return {};
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 #define CHECK_INPUT_ERROR(expr, ...)                                               \
   do {                                                                             \
     const std::string tkfac_msg_ = input_error_of([&] { (void)(expr); });          \
@@ -55,31 +63,10 @@ bool contains(const std::string& text, const std::string& part) {
     }                                                                              \
   } while (0)
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 int count_prefix(const std::string& text, const std::string& prefix) {
   int n = 0;
   for (const std::string& line : lines_of(text)) n += line.rfind(prefix, 0) == 0 ? 1 : 0;
   return n;
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE_MESSAGE(out.good(), "cannot write " << path);
 }
 
 // A file in the temporary directory, unique across the processes ctest runs in parallel, removed
@@ -102,102 +89,6 @@ class TempFile {
  private:
   std::filesystem::path path_;
 };
-
-// Runs `ngspice -b file` and returns what it printed (stdout and stderr); requires exit code 0.
-std::string run_ngspice(const std::filesystem::path& file) {
-  const std::string command =
-      fmt::format("LC_ALL=C '{}' -b '{}' 2>&1", TKFAC_NGSPICE_PROGRAM, file.string());
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot start " << command);
-  std::string output;
-  char buffer[4096];
-  while (const std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) {
-    output.append(buffer, got);
-  }
-  const int status = ::pclose(pipe);
-  INFO("ngspice output:\n" << output);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  return output;
-}
-
-// No line of ngspice's output may report an error or a warning about the circuit.
-void check_clean(const std::string& output) {
-  for (const std::string& line : lines_of(output)) {
-    INFO("ngspice printed: " << line);
-    CHECK_FALSE(contains(line, "Error"));
-    CHECK_FALSE(contains(line, "error"));
-    CHECK_FALSE(contains(line, "Warning"));
-    CHECK_FALSE(contains(line, "warning"));
-  }
-}
-
-// The `* tkfac-unknown <index> <node> <scale>` lines of a netlist.
-std::vector<ng::Unknown> parse_unknowns(const std::string& netlist) {
-  std::vector<ng::Unknown> out;
-  for (const std::string& line : lines_of(netlist)) {
-    if (line.rfind("* tkfac-unknown ", 0) != 0) continue;
-    std::istringstream in(line.substr(16));
-    ng::Unknown u;
-    in >> u.index >> u.node >> u.scale;
-    REQUIRE_MESSAGE(!in.fail(), "bad line: " << line);
-    out.push_back(u);
-  }
-  return out;
-}
-
-// `<prefix><key> = <value>` lines of ngspice's output, e.g. `tkfac_final_3 = 1.234e+00`.
-std::map<std::string, double> parse_values(const std::string& output, const std::string& prefix) {
-  std::map<std::string, double> out;
-  for (const std::string& line : lines_of(output)) {
-    if (line.rfind(prefix, 0) != 0) continue;
-    const auto eq = line.find(" = ");
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(prefix.size(), eq - prefix.size());
-    key.erase(key.find_last_not_of(' ') + 1);
-    out[key] = std::stod(line.substr(eq + 3));
-  }
-  return out;
-}
-
-// x = scale * V(node) from the `tkfac_final_<i>` lines that the netlist's .meas cards print
-// (7 significant digits).
-Eigen::VectorXd solution_from_meas(const std::string& netlist, const std::string& output) {
-  const auto unknowns = parse_unknowns(netlist);
-  const auto finals = parse_values(output, "tkfac_final_");
-  Eigen::VectorXd x(static_cast<Eigen::Index>(unknowns.size()));
-  for (const ng::Unknown& u : unknowns) {
-    const auto it = finals.find(std::to_string(u.index));
-    REQUIRE_MESSAGE(it != finals.end(), "no tkfac_final_" << u.index << " in:\n" << output);
-    x(u.index) = u.scale * it->second;
-  }
-  return x;
-}
-
-// The netlist with a .control block that prints the last time point of every unknown with 16
-// digits (the .meas lines print only 7).
-std::string with_full_precision_readout(const std::string& netlist) {
-  std::string control = ".control\nset numdgt=16\nrun\nlet tkfac_last = length(time) - 1\n";
-  for (const ng::Unknown& u : parse_unknowns(netlist)) {
-    control += fmt::format("print v({})[tkfac_last]\n", u.node);
-  }
-  control += "quit\n.endc\n";
-  const auto end = netlist.rfind(".end\n");
-  REQUIRE(end != std::string::npos);
-  return netlist.substr(0, end) + control + ".end\n";
-}
-
-Eigen::VectorXd solution_full_precision(const std::string& netlist, const std::string& output) {
-  const auto unknowns = parse_unknowns(netlist);
-  const auto values = parse_values(output, "v(");
-  Eigen::VectorXd x(static_cast<Eigen::Index>(unknowns.size()));
-  for (const ng::Unknown& u : unknowns) {
-    const auto it = values.find(u.node + ")[tkfac_last]");
-    REQUIRE_MESSAGE(it != values.end(), "no value for " << u.node << " in:\n" << output);
-    x(u.index) = u.scale * it->second;
-  }
-  return x;
-}
 
 Eigen::MatrixXd damped(const Eigen::MatrixXd& m, double damping) {
   Eigen::MatrixXd out = m;
