@@ -215,21 +215,10 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   const Eigen::VectorXd alpha = activation_eigenvalues(a, lambda) / s_m;
   const double alpha_min = alpha(0), alpha_max = alpha(n - 1);
 
-  Netlist nl;
-  nl.encoding = std::string(to_string(Encoding::activation));
+  Netlist nl =
+      detail::start_netlist(Encoding::activation, options, n, alpha_min, alpha_max, s_m, s_b);
   MatrixSummary& sum = nl.summary;
-  sum.size = static_cast<int>(n);
-  sum.damping = lambda;
-  sum.condition_number = alpha_max / alpha_min;
-  sum.alpha_min = alpha_min;
-  sum.alpha_max = alpha_max;
-  sum.matrix_scale = s_m;
-  sum.rhs_scale = s_b;
-  sum.resistance = options.resistance;
-  sum.capacitance = options.capacitance;
   const double tau0 = options.resistance * options.capacitance;
-  sum.predicted_tau = tau0 / alpha_min;
-  detail::plan_transient(options, nl);
   const bool noisy = options.noise_variance > 0.0;
 
   const Conductances g = conductances(f, mu, options);

@@ -206,4 +206,23 @@ void add_transient_header(const NetlistOptions& options, const Eigen::VectorXd& 
   h.push_back(line);
 }
 
+Netlist start_netlist(Encoding encoding, const NetlistOptions& options, Eigen::Index n,
+                      double alpha_min, double alpha_max, double s_m, double s_b) {
+  Netlist nl;
+  nl.encoding = std::string(to_string(encoding));
+  MatrixSummary& sum = nl.summary;
+  sum.size = static_cast<int>(n);
+  sum.damping = options.damping;
+  sum.condition_number = alpha_max / alpha_min;
+  sum.alpha_min = alpha_min;
+  sum.alpha_max = alpha_max;
+  sum.matrix_scale = s_m;
+  sum.rhs_scale = s_b;
+  sum.resistance = options.resistance;
+  sum.capacitance = options.capacitance;
+  sum.predicted_tau = options.resistance * options.capacitance / alpha_min;
+  plan_transient(options, nl);
+  return nl;
+}
+
 }  // namespace tkfac::netlist_gen::detail

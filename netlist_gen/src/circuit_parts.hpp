@@ -35,6 +35,11 @@ std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double 
 // tran_max_step. Throws InputError if options.max_step exceeds the noise sample time.
 void plan_transient(const NetlistOptions& options, Netlist& netlist);
 
+// A netlist of `encoding` with its summary filled (size, damping, spectrum of M_hat, scales, R, C,
+// predicted tau = R C / alpha_min) and its transient planned (plan_transient).
+Netlist start_netlist(Encoding encoding, const NetlistOptions& options, Eigen::Index n,
+                      double alpha_min, double alpha_max, double s_m, double s_b);
+
 // With noise (options.noise_variance > 0): one TRRANDOM current per unknown into node
 // `<node_prefix>_<i>` (the node whose equation has the C dV/dt term: x_i, or the summing node
 // s_i of an integrator), a pad source for odd n, and `.options seed`. Call after plan_transient.

@@ -393,21 +393,10 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   const double alpha_min = eig.eigenvalues()(0);
   const double alpha_max = eig.eigenvalues()(n - 1);
 
-  Netlist nl;
-  nl.encoding = std::string(to_string(options.encoding));
+  Netlist nl =
+      detail::start_netlist(options.encoding, options, n, alpha_min, alpha_max, s.s_m, s.s_b);
   MatrixSummary& sum = nl.summary;
-  sum.size = static_cast<int>(n);
-  sum.damping = options.damping;
-  sum.condition_number = alpha_max / alpha_min;
-  sum.alpha_min = alpha_min;
-  sum.alpha_max = alpha_max;
-  sum.matrix_scale = s.s_m;
-  sum.rhs_scale = s.s_b;
-  sum.resistance = options.resistance;
-  sum.capacitance = options.capacitance;
   const double tau0 = options.resistance * options.capacitance;
-  sum.predicted_tau = tau0 / alpha_min;
-  detail::plan_transient(options, nl);
   const bool noisy = options.noise_variance > 0.0;
 
   if (options.encoding == Encoding::behavioral) {
