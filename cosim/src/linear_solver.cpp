@@ -160,26 +160,21 @@ class SpiceSolver final : public LinearSolver {
     const netlist_gen::Netlist nl = sys.netlist(b.col(0), opt);
     s.report.predicted_tau = nl.summary.predicted_tau;
     RunOptions run;
-    run.nodes.reserve(nl.unknowns.size());
-    for (const auto& u : nl.unknowns) run.nodes.push_back(u.node);
+    run.nodes = netlist_gen::unknown_nodes(nl);
 
     {  // the circuit is removed at the end of this block, inside the measured wall time
       const CircuitGuard guard(*session_);
       session_->load(netlist_gen::to_spice(nl));
       for (Eigen::Index c = 0; c < b.cols(); ++c) {
-        Eigen::VectorXd scales(nl.unknowns.size());
-        if (c == 0) {
-          for (const auto& u : nl.unknowns) scales(u.index) = u.scale;
-        } else {
+        Eigen::VectorXd scales;  // for c > 0: those of column c's input scaling
+        if (c > 0) {
           const auto values = netlist_gen::input_values(nl, b.col(c), opt);
           for (const auto& [element, value] : values.sources) session_->alter_dc(element, value);
           scales = values.unknown_scales;
         }
         const RunResult r = session_->run(run);
-        for (std::size_t k = 0; k < nl.unknowns.size(); ++k) {
-          const int i = nl.unknowns[k].index;
-          s.x(i, c) = scales(i) * r.final_values(static_cast<Eigen::Index>(k));
-        }
+        s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, r.final_values)
+                            : netlist_gen::read_out(nl, r.final_values, scales);
         s.report.analog_seconds += r.final_time;
         ++s.report.iterations;
       }

@@ -60,7 +60,7 @@ class SpiceEngine final : public Engine {
  public:
   bool is_spice() const override { return true; }
   void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
-           const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
+           const ThermoModel& /*model*/, const Eigen::VectorXd& x0, double interval, long steps,
            int run_index, const Sink& sink, double& analog_seconds) override {
     if (!session_) session_ = shared_session();
     const double total = interval * static_cast<double>(steps);
@@ -75,15 +75,11 @@ class SpiceEngine final : public Engine {
     }
     const netlist_gen::Netlist nl = sys.netlist(b, options);
     RunOptions ro;
-    for (const auto& u : nl.unknowns) ro.nodes.push_back(u.node);
-    Eigen::VectorXd x(model.alpha.size());
+    ro.nodes = netlist_gen::unknown_nodes(nl);
     GridSampler grid(interval, interval, [&](double t, const Eigen::VectorXd& v) {
       const long k = std::lround(t / interval);
       if (k < 1 || k > steps) return;
-      for (std::size_t i = 0; i < nl.unknowns.size(); ++i) {
-        x(nl.unknowns[i].index) = nl.unknowns[i].scale * v(static_cast<Eigen::Index>(i));
-      }
-      sink(t, x);
+      sink(t, netlist_gen::read_out(nl, v));
     });
     ro.observer = [&](double t, const Eigen::VectorXd& v) { grid.add(t, v); };
     const CircuitGuard guard(*session_);

@@ -23,6 +23,32 @@ double read_out_time(const Netlist& netlist) {
   return netlist.tran_stop - 1e-3 * max_step;
 }
 
+std::vector<std::string> unknown_nodes(const Netlist& netlist) {
+  std::vector<std::string> nodes;
+  nodes.reserve(netlist.unknowns.size());
+  for (const Unknown& u : netlist.unknowns) nodes.push_back(u.node);
+  return nodes;
+}
+
+Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages) {
+  Eigen::VectorXd x(static_cast<Eigen::Index>(netlist.unknowns.size()));
+  for (std::size_t k = 0; k < netlist.unknowns.size(); ++k) {
+    const Unknown& u = netlist.unknowns[k];
+    x(u.index) = u.scale * voltages(static_cast<Eigen::Index>(k));
+  }
+  return x;
+}
+
+Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages,
+                         const Eigen::VectorXd& scales) {
+  Eigen::VectorXd x(static_cast<Eigen::Index>(netlist.unknowns.size()));
+  for (std::size_t k = 0; k < netlist.unknowns.size(); ++k) {
+    const Unknown& u = netlist.unknowns[k];
+    x(u.index) = scales(u.index) * voltages(static_cast<Eigen::Index>(k));
+  }
+  return x;
+}
+
 std::string to_spice(const Netlist& netlist) {
   std::string out;
   auto line = std::back_inserter(out);

@@ -6,6 +6,7 @@
 //   // at equilibrium x[u.index] = u.scale * V(u.node) for every u in nl.unknowns
 //
 // Rendering is byte-for-byte deterministic: the same inputs give the same text.
+#include <Eigen/Dense>
 #include <string>
 #include <vector>
 
@@ -85,5 +86,14 @@ std::string to_spice(const Netlist& netlist);
 // When the `.meas` lines read the voltages: tran_stop minus 1e-3 of the maximum step, because
 // ngspice may end the run a hair before TSTOP (its last time point can be an ulp short).
 double read_out_time(const Netlist& netlist);
+
+// The one read-out rule. The nodes to record, in the order read_out takes their voltages:
+std::vector<std::string> unknown_nodes(const Netlist& netlist);
+// x[u.index] = u.scale * voltages[k] for the k-th unknown u of the netlist.
+Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages);
+// The same with the scales given per unknown index (scales[u.index]), e.g. those of
+// input_values() for another right-hand side on the same circuit, or ones for node voltages.
+Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages,
+                         const Eigen::VectorXd& scales);
 
 }  // namespace tkfac::netlist_gen
