@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tkfac/cosim/backends.hpp"
 #include "tkfac/kfac/dataset.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer_factory.hpp"
@@ -52,6 +53,7 @@ Timing time_steps(const kf::OptimizerConfig& cfg, const kf::Dataset& train, int 
 }  // namespace
 
 int main() {
+  tkfac::cosim::register_backends();  // the spice runs below
   kf::FashionMnistOptions fo;
   fo.pool = 4;
   fo.limit = 64 * 201;

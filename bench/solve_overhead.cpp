@@ -19,8 +19,9 @@
 #include <vector>
 
 #include "tkfac/core/spd.hpp"
-#include "tkfac/cosim/linear_solver.hpp"
+#include "tkfac/cosim/backends.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 #include "bench_util.hpp"
 
@@ -32,10 +33,11 @@ using tkfac::bench::median_seconds;
 
 int main() {
   using namespace tkfac;
-  cosim::SolverOptions spice_opt;
+  cosim::register_backends();
+  solver::SolverOptions spice_opt;
   spice_opt.backend = "spice";
-  auto spice = cosim::LinearSolver::create(spice_opt);
-  auto chol = cosim::LinearSolver::create({});
+  auto spice = solver::LinearSolver::create(spice_opt);
+  auto chol = solver::LinearSolver::create({});
   const auto dir = std::filesystem::temp_directory_path() / "tkfac-bench";
   std::filesystem::create_directories(dir);
 

@@ -4,8 +4,9 @@
 #include <Eigen/Dense>
 #include <iostream>
 
-#include "tkfac/cosim/linear_solver.hpp"
+#include "tkfac/cosim/backends.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 int main() {
   Eigen::MatrixXd m(3, 3);
@@ -20,11 +21,12 @@ int main() {
   circuit.encoding = tkfac::netlist_gen::Encoding::integrator;
   std::cout << tkfac::netlist_gen::to_spice(tkfac::netlist_gen::make_netlist(m, b, circuit));
 
-  // The same circuit run in-process by ngspice.
-  tkfac::cosim::SolverOptions options;
+  // The same circuit run in-process by ngspice (the spice backend comes from cosim).
+  tkfac::cosim::register_backends();
+  tkfac::solver::SolverOptions options;
   options.backend = "spice";
   options.netlist = circuit;
-  const auto solution = tkfac::cosim::LinearSolver::create(options)->solve(m, b);
+  const auto solution = tkfac::solver::LinearSolver::create(options)->solve(m, b);
   std::cout << "\nx (circuit)  = " << solution.x.transpose() << "\n"
             << "x (cholesky) = " << m.llt().solve(b).transpose() << "\n"
             << "analog time " << solution.report.analog_seconds << " s, predicted tau "

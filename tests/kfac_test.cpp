@@ -9,6 +9,7 @@
 
 #include "test_util.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/cosim/backends.hpp"
 #include "tkfac/kfac/adam.hpp"
 #include "tkfac/kfac/checkpoint.hpp"
 #include "tkfac/kfac/dataset.hpp"
@@ -23,6 +24,11 @@ namespace kf = tkfac::kfac;
 using Eigen::MatrixXd;
 
 namespace {
+
+// spice and ou come from cosim; registered once, before any test case runs (a static
+// initializer here in the test's own object file is kept by the linker).
+[[maybe_unused]] const bool kCircuitBackends = (tkfac::cosim::register_backends(), true);
+
 
 kf::Batch random_batch(int features, int classes, int n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);

@@ -389,7 +389,7 @@ TEST_CASE("layer: netlists of a checkpoint's layer encode and solve K-FAC's own 
   // batch (first-batch EMA: the factors are the batch's), no momentum: direction = U.
   kf::KfacOptions ko = ckpt.optimizer.kfac;
   ko.method = kf::KfacMethod::solve;
-  ko.solver = tkfac::cosim::SolverOptions{};
+  ko.solver = tkfac::solver::SolverOptions{};
   ko.ema_init = kf::EmaInit::first_batch;
   ko.momentum = 0.0;
   ko.kl_clip = 0.0;

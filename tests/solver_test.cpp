@@ -4,13 +4,19 @@
 
 #include "test_util.hpp"
 #include "tkfac/core/error.hpp"
-#include "tkfac/cosim/linear_solver.hpp"
+#include "tkfac/cosim/backends.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
-using tkfac::cosim::LinearSolver;
-using tkfac::cosim::SolverOptions;
+using tkfac::solver::LinearSolver;
+using tkfac::solver::SolverOptions;
 using tkfac::netlist_gen::Encoding;
 
 namespace {
+
+// spice and ou come from cosim; registered once, before any test case runs (a static
+// initializer here in the test's own object file is kept by the linker).
+[[maybe_unused]] const bool kCircuitBackends = (tkfac::cosim::register_backends(), true);
+
 
 struct Backend {
   const char* label;
@@ -147,4 +153,76 @@ TEST_CASE("bad input is an InputError for every backend") {
   o.backend = "quantum";
   CHECK_THROWS_WITH_AS(LinearSolver::create(o), doctest::Contains("cholesky, cg, spice"),
                        tkfac::InputError);
+}
+
+namespace {
+
+// Everything a report states, except the wall time (which no two runs share).
+void check_same_report(const tkfac::solver::SolveReport& a, const tkfac::solver::SolveReport& b) {
+  CHECK(a.backend == b.backend);
+  CHECK(a.method == b.method);
+  CHECK(a.analog_seconds == b.analog_seconds);
+  CHECK(a.predicted_tau == b.predicted_tau);
+  CHECK(a.iterations == b.iterations);
+  CHECK(a.converged == b.converged);
+  CHECK(a.estimator == b.estimator);
+  CHECK(a.burn_in_seconds == b.burn_in_seconds);
+  CHECK(a.window_seconds == b.window_seconds);
+  CHECK(a.sample_interval == b.sample_interval);
+  CHECK(a.samples == b.samples);
+  CHECK(a.effective_samples == b.effective_samples);
+  CHECK(a.standard_error == b.standard_error);
+  CHECK(a.standard_errors == b.standard_errors);
+}
+
+}  // namespace
+
+TEST_CASE("solve_all on a mixed batch equals the individual calls (cholesky, ou)") {
+  using tkfac::solver::SolveRequest;
+  std::mt19937_64 rng(11);
+  const Eigen::MatrixXd m = tkfac::random_spd(4, 20.0, rng);
+  const Eigen::MatrixXd b = tkfac::random_normal(4, 2, rng);
+  const Eigen::MatrixXd a = tkfac::random_normal(3, 5, rng);  // M = a a^T / 5, 3 x 3
+  const Eigen::MatrixXd ba = tkfac::random_normal(3, 1, rng);
+  const std::vector<SolveRequest> batch = {
+      {SolveRequest::Kind::solve, m, {}, b, 0.1, "solve"},
+      {SolveRequest::Kind::inverse, m, {}, {}, 0.2, "inverse"},
+      {SolveRequest::Kind::solve, {}, a, ba, 0.3, "activations solve"},
+      {SolveRequest::Kind::inverse, {}, a, {}, 0.4, "activations inverse"},
+  };
+  SolverOptions ou;
+  ou.backend = "ou";
+  // Noisy, so solves are window means and inverses sample covariances; the activation encoding,
+  // so the array's requests run the activation circuit's twin. Every run is seeded, hence
+  // reproducible to the bit.
+  ou.netlist.noise_variance = 1e-3;
+  ou.netlist.encoding = Encoding::activation;
+  for (const SolverOptions& o : {SolverOptions{}, ou}) {
+    CAPTURE(o.backend);
+    const auto all = LinearSolver::create(o)->solve_all(batch);
+    auto single = LinearSolver::create(o);
+    const std::vector<tkfac::solver::Solution> one_by_one = {
+        single->solve(m, b, 0.1), single->inverse(m, 0.2), single->solve_activations(a, ba, 0.3),
+        single->inverse_activations(a, 0.4)};
+    REQUIRE(all.size() == one_by_one.size());
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      CAPTURE(batch[i].label);
+      CHECK(all[i].x == one_by_one[i].x);
+      check_same_report(all[i].report, one_by_one[i].report);
+    }
+    if (o.backend == "ou") {  // the batch really ran the estimators it should have
+      CHECK(all[0].report.estimator == "mean");
+      CHECK(all[3].report.estimator == "covariance");
+    }
+    // The default loop names the bad request.
+    std::vector<SolveRequest> bad = batch;
+    bad[1].matrix(0, 1) += 1.0;  // not symmetric
+    CHECK_THROWS_WITH_AS(LinearSolver::create(o)->solve_all(bad), doctest::Contains("inverse: "),
+                         tkfac::InputError);
+    bad = batch;
+    bad[2].matrix = m;
+    CHECK_THROWS_WITH_AS(LinearSolver::create(o)->solve_all(bad),
+                         doctest::Contains("activations solve: request: has both"),
+                         tkfac::InputError);
+  }
 }

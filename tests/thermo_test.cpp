@@ -16,19 +16,26 @@
 #include "test_util.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/cosim/backends.hpp"
 #include "tkfac/cosim/estimators.hpp"
-#include "tkfac/cosim/linear_solver.hpp"
 #include "tkfac/cosim/ou_process.hpp"
 #include "tkfac/cosim/relaxation.hpp"
 #include "tkfac/cosim/session.hpp"
 #include "tkfac/cosim/thermodynamic.hpp"
 #include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace cs = tkfac::cosim;
 namespace ng = tkfac::netlist_gen;
+namespace sv = tkfac::solver;
 
 namespace {
+
+// spice and ou come from cosim; registered once, before any test case runs (a static
+// initializer here in the test's own object file is kept by the linker).
+[[maybe_unused]] const bool kCircuitBackends = (tkfac::cosim::register_backends(), true);
+
 
 // Largest |actual - expected| / se over the entries (the "how many standard errors" figure).
 double max_z(const Eigen::MatrixXd& actual, const Eigen::MatrixXd& expected,
@@ -56,7 +63,7 @@ struct Sampled {
 };
 
 // Stationary sampling of the twin: start at x_eq (no transient), `samples` samples every h.
-Sampled sample_ou(const cs::ThermoModel& model, cs::NoiseShape shape, unsigned seed, long samples) {
+Sampled sample_ou(const cs::ThermoModel& model, sv::NoiseShape shape, unsigned seed, long samples) {
   cs::OuProcess ou(model, shape, seed);
   cs::SampleAccumulator acc;
   // Start from an exact stationary draw: x_eq plus one long step (exp(-alpha t) ~ 0).
@@ -86,14 +93,14 @@ TEST_CASE("ou twin: sample mean and covariance match M^-1 b and beta^-1 M^-1 for
     const cs::ThermoModel model = cs::make_thermo_model(m, b, noisy_options(beta_inv));
     // The model is the textbook OU law.
     TKFAC_CHECK_REL_NEAR(model.x_eq(), m.llt().solve(b), 1e-12);
-    TKFAC_CHECK_REL_NEAR(model.covariance_x(cs::NoiseShape::white), beta_inv * m.inverse(), 1e-12);
+    TKFAC_CHECK_REL_NEAR(model.covariance_x(sv::NoiseShape::white), beta_inv * m.inverse(), 1e-12);
     const long samples = 150000;
     const double h = model.noise_sample_time;
-    const Sampled s = sample_ou(model, cs::NoiseShape::white, 100 + n, samples);
-    const Eigen::VectorXd v = model.mode_variances_x(cs::NoiseShape::white);
+    const Sampled s = sample_ou(model, sv::NoiseShape::white, 100 + n, samples);
+    const Eigen::VectorXd v = model.mode_variances_x(sv::NoiseShape::white);
     CHECK_WITHIN_SE(s.mean, m.llt().solve(b), cs::mean_standard_errors(model, s.count, h, v), 4.0);
     CHECK_WITHIN_SE(s.covariance,
-                    cs::expected_sample_covariance(model, s.count, h, cs::NoiseShape::white),
+                    cs::expected_sample_covariance(model, s.count, h, sv::NoiseShape::white),
                     cs::covariance_standard_errors(model, s.count, h, v), 4.0);
     // The standard error is about sqrt(v_k * 2 tau_k / window) for the slowest mode.
     const double window = static_cast<double>(samples) * h;
@@ -111,15 +118,15 @@ TEST_CASE("ou twin: the standard errors are honest (spread of 200 seeded runs)")
   const cs::ThermoModel model = cs::make_thermo_model(m, b, noisy_options(0.1));
   const long samples = 4000;  // window ~ 40 tau of the slowest mode: strongly correlated samples
   const double h = model.noise_sample_time;
-  const Eigen::VectorXd v = model.mode_variances_x(cs::NoiseShape::white);
+  const Eigen::VectorXd v = model.mode_variances_x(sv::NoiseShape::white);
   const Eigen::VectorXd se_mean = cs::mean_standard_errors(model, samples, h, v);
   const Eigen::MatrixXd se_cov = cs::covariance_standard_errors(model, samples, h, v);
   const Eigen::MatrixXd expected_cov =
-      cs::expected_sample_covariance(model, samples, h, cs::NoiseShape::white);
+      cs::expected_sample_covariance(model, samples, h, sv::NoiseShape::white);
   const int runs = 200;
   double zz_mean = 0.0, zz_cov = 0.0;
   for (int r = 0; r < runs; ++r) {
-    const Sampled s = sample_ou(model, cs::NoiseShape::white, 1000 + r, samples);
+    const Sampled s = sample_ou(model, sv::NoiseShape::white, 1000 + r, samples);
     zz_mean +=
         (s.mean(0) - model.x_eq()(0)) * (s.mean(0) - model.x_eq()(0)) / (se_mean(0) * se_mean(0));
     const double d = s.covariance(0, 1) - expected_cov(0, 1);
@@ -144,12 +151,12 @@ TEST_CASE("ou twin: finite-time mean is x_eq + expm(-M_hat t / RC) (x0 - x_eq)")
     const Eigen::MatrixXd propagator = (-(m / s_m) * t).exp();  // t in units of R C
     const Eigen::VectorXd expected = x_eq + propagator * (x0 - x_eq);
     // Noiseless: the state itself.
-    cs::SolverOptions o;
+    sv::SolverOptions o;
     o.backend = "ou";
     o.thermo.analog_time = t;
     o.thermo.start = "warm";
     o.thermo.warm_start = x0;
-    const cs::Solution s = cs::LinearSolver::create(o)->solve(m, b);
+    const sv::Solution s = sv::LinearSolver::create(o)->solve(m, b);
     TKFAC_CHECK_REL_NEAR(s.x, expected, 1e-12);
     CHECK(s.report.estimator == "final state");
     CHECK(s.report.analog_seconds == doctest::Approx(t * 1e-6));
@@ -160,14 +167,14 @@ TEST_CASE("ou twin: finite-time mean is x_eq + expm(-M_hat t / RC) (x0 - x_eq)")
     Eigen::VectorXd var_t(n);
     for (int k = 0; k < n; ++k) {
       var_t(k) =
-          model.mode_variances_x(cs::NoiseShape::white)(k) * -std::expm1(-2.0 * model.alpha(k) * t);
+          model.mode_variances_x(sv::NoiseShape::white)(k) * -std::expm1(-2.0 * model.alpha(k) * t);
     }
     const Eigen::MatrixXd cov_t = model.modes * var_t.asDiagonal() * model.modes.transpose();
     const int runs = 400;
     cs::SampleAccumulator acc;
     for (int r = 0; r < runs; ++r) {
       o.netlist.noise_seed = 500 + static_cast<unsigned>(r);
-      acc.add(cs::LinearSolver::create(o)->solve(m, b).x.col(0));
+      acc.add(sv::LinearSolver::create(o)->solve(m, b).x.col(0));
     }
     CHECK_WITHIN_SE(acc.mean(), expected, (cov_t.diagonal() / runs).cwiseSqrt(), 4.0);
   }
@@ -178,13 +185,13 @@ TEST_CASE("ou backend: solve and both inverses with reports") {
   const int n = 5;
   const Eigen::MatrixXd m = tkfac::random_spd(n, 10.0, rng);
   const Eigen::MatrixXd b = tkfac::random_normal(n, 2, rng);
-  cs::SolverOptions o;
+  sv::SolverOptions o;
   o.backend = "ou";
   o.netlist.noise_variance = 1e-3;
   o.netlist.noise_seed = 9;
   o.thermo.window = 2000 * 1e-6 * 10;  // 2000 tau (alpha_min >= 1 / 10 under max_entry scaling)
-  auto solver = cs::LinearSolver::create(o);
-  const cs::Solution s = solver->solve(m, b);
+  auto solver = sv::LinearSolver::create(o);
+  const sv::Solution s = solver->solve(m, b);
   CHECK(s.report.backend == "ou");
   CHECK(s.report.estimator == "mean");
   CHECK(s.report.samples > 1000);
@@ -195,18 +202,18 @@ TEST_CASE("ou backend: solve and both inverses with reports") {
         2 * (s.report.burn_in_seconds + s.report.window_seconds) * 0.999);
   CHECK_WITHIN_SE(s.x, m.llt().solve(b), s.report.standard_errors, 4.0);
   // Same seed, same samples; another seed, other samples.
-  CHECK(cs::LinearSolver::create(o)->solve(m, b).x == s.x);
+  CHECK(sv::LinearSolver::create(o)->solve(m, b).x == s.x);
   o.netlist.noise_seed = 10;
-  CHECK(cs::LinearSolver::create(o)->solve(m, b).x != s.x);
+  CHECK(sv::LinearSolver::create(o)->solve(m, b).x != s.x);
 
   // Inverse, Method 1: sample covariance / beta^-1.
-  const cs::Solution inv = solver->inverse(m);
+  const sv::Solution inv = solver->inverse(m);
   CHECK(inv.report.estimator == "covariance");
   CHECK_WITHIN_SE(inv.x, m.inverse(), inv.report.standard_errors, 4.0);
   // Inverse from noiseless unit right-hand sides (default sim time: 1e-6 relative, with margin).
-  cs::SolverOptions quiet;
+  sv::SolverOptions quiet;
   quiet.backend = "ou";
-  const cs::Solution unit = cs::LinearSolver::create(quiet)->inverse(m);
+  const sv::Solution unit = sv::LinearSolver::create(quiet)->inverse(m);
   TKFAC_CHECK_REL_NEAR(unit.x, m.inverse(), 1e-6);
   CHECK(unit.report.method.find("unit right-hand sides") != std::string::npos);
 }
@@ -221,23 +228,23 @@ TEST_CASE("burn-in removes the start transient and ignoring it would fail") {
   const Eigen::VectorXd x_eq = m.llt().solve(b);
   for (const std::string backend : {"ou", "spice"}) {
     CAPTURE(backend);
-    cs::SolverOptions o;
+    sv::SolverOptions o;
     o.backend = backend;
     o.netlist.noise_variance = 1e-4;
     const double tau = cs::make_thermo_model(m, b, o.netlist).predicted_tau();
     o.thermo.window = 30 * tau;
-    const cs::Solution with = cs::LinearSolver::create(o)->solve(m, b);
+    const sv::Solution with = sv::LinearSolver::create(o)->solve(m, b);
     CHECK(with.report.burn_in_seconds >= tau * std::log(1e6));
     CHECK_WITHIN_SE(with.x, x_eq, with.report.standard_errors, 4.0);
     o.thermo.burn_in = 0.0;
-    const cs::Solution without = cs::LinearSolver::create(o)->solve(m, b);
+    const sv::Solution without = sv::LinearSolver::create(o)->solve(m, b);
     CHECK(without.report.burn_in_seconds == 0.0);
     // The reported standard error grows with the transient in the samples (it uses their
     // variance); judge the bias by the stationary one.
     const cs::ThermoModel model = cs::make_thermo_model(m, b, o.netlist);
     const Eigen::VectorXd se =
         cs::mean_standard_errors(model, without.report.samples, without.report.sample_interval,
-                                 model.mode_variances_x(cs::NoiseShape::white));
+                                 model.mode_variances_x(sv::NoiseShape::white));
     CHECK(max_z(without.x, x_eq, se) > 20.0);
   }
 }
@@ -259,30 +266,30 @@ TEST_CASE("spice in both encodings for n = 2..6: mean and covariance match the e
       CAPTURE(n);
       const Eigen::MatrixXd m = tkfac::random_spd(n, 5.0, rng, 3.0);
       const Eigen::VectorXd b = tkfac::test::random_vector(n, rng);
-      cs::SolverOptions o;
+      sv::SolverOptions o;
       o.backend = "spice";
       o.netlist.encoding = encoding;
       o.netlist.noise_variance = 0.02;
       o.netlist.noise_seed = 40 + static_cast<unsigned>(n);
       const cs::ThermoModel model = cs::make_thermo_model(m, b, o.netlist);
       o.thermo.window = 300 * model.predicted_tau();
-      auto solver = cs::LinearSolver::create(o);
+      auto solver = sv::LinearSolver::create(o);
       // Mean: the time average after burn-in; exact value M^-1 b.
-      const cs::Solution s = solver->solve(m, b);
+      const sv::Solution s = solver->solve(m, b);
       CHECK(s.report.backend == "spice");
       CHECK(s.report.estimator == "mean");
-      const Eigen::VectorXd v = model.mode_variances_x(cs::NoiseShape::held);
+      const Eigen::VectorXd v = model.mode_variances_x(sv::NoiseShape::held);
       const long count = s.report.samples;
       const double h = s.report.sample_interval;
       CHECK(h == model.noise_sample_time);
       CHECK_WITHIN_SE(s.x, model.x_eq(), cs::mean_standard_errors(model, count, h, v), 4.0);
       // Covariance (the inverse estimator, b = 0): exact beta^-1 M^-1, minus the sample mean's
       // own fluctuation; the held-noise factor (<= 1e-3 here) is undone by the estimator.
-      const cs::Solution inv = solver->inverse(m);
+      const sv::Solution inv = solver->inverse(m);
       const Eigen::MatrixXd cov = inv.x * o.netlist.noise_variance;
-      const Eigen::VectorXd vw = model.mode_variances_x(cs::NoiseShape::white);
+      const Eigen::VectorXd vw = model.mode_variances_x(sv::NoiseShape::white);
       CHECK_WITHIN_SE(
-          cov, cs::expected_sample_covariance(model, inv.report.samples, h, cs::NoiseShape::white),
+          cov, cs::expected_sample_covariance(model, inv.report.samples, h, sv::NoiseShape::white),
           cs::covariance_standard_errors(model, inv.report.samples, h, vw), 4.0);
     }
   }
@@ -300,7 +307,7 @@ TEST_CASE("spice, activation encoding: noisy mean and covariance match the exact
     const Eigen::MatrixXd a = tkfac::random_normal(n, batch, rng);
     const Eigen::VectorXd b = tkfac::test::random_vector(n, rng);
     const double damping = 0.3;
-    cs::SolverOptions o;
+    sv::SolverOptions o;
     o.backend = "spice";
     o.netlist.encoding = ng::Encoding::activation;
     o.netlist.noise_variance = 0.02;
@@ -318,33 +325,33 @@ TEST_CASE("spice, activation encoding: noisy mean and covariance match the exact
                          1e-14);
     Eigen::MatrixXd md = m;
     md.diagonal().array() += damping;
-    TKFAC_CHECK_REL_NEAR(model.covariance_x(cs::NoiseShape::white), 0.02 * md.inverse(), 1e-12);
+    TKFAC_CHECK_REL_NEAR(model.covariance_x(sv::NoiseShape::white), 0.02 * md.inverse(), 1e-12);
     o.thermo.window = 300 * model.predicted_tau();
-    auto solver = cs::LinearSolver::create(o);
-    const cs::Solution s = solver->solve_activations(a, b, damping);
+    auto solver = sv::LinearSolver::create(o);
+    const sv::Solution s = solver->solve_activations(a, b, damping);
     CHECK(s.report.backend == "spice");
     CHECK(s.report.method.find("activation circuit") != std::string::npos);
     const double h = s.report.sample_interval;
     CHECK(h == model.noise_sample_time);
-    const Eigen::VectorXd v = model.mode_variances_x(cs::NoiseShape::held);
+    const Eigen::VectorXd v = model.mode_variances_x(sv::NoiseShape::held);
     const Eigen::MatrixXd se_mean = cs::mean_standard_errors(model, s.report.samples, h, v);
     CHECK_WITHIN_SE(s.x, md.llt().solve(b), se_mean, 4.0);
     worst_mean = std::max(worst_mean, max_z(s.x, md.llt().solve(b), se_mean));
     // Covariance (b = 0): beta^-1 (M + damping I)^-1 minus the sample mean's own fluctuation.
-    const cs::Solution inv = solver->inverse_activations(a, damping);
+    const sv::Solution inv = solver->inverse_activations(a, damping);
     CHECK(inv.report.estimator == "covariance");
     const Eigen::MatrixXd cov = inv.x * o.netlist.noise_variance;
-    const Eigen::VectorXd vw = model.mode_variances_x(cs::NoiseShape::white);
+    const Eigen::VectorXd vw = model.mode_variances_x(sv::NoiseShape::white);
     const Eigen::MatrixXd expected =
-        cs::expected_sample_covariance(model, inv.report.samples, h, cs::NoiseShape::white);
+        cs::expected_sample_covariance(model, inv.report.samples, h, sv::NoiseShape::white);
     const Eigen::MatrixXd se = cs::covariance_standard_errors(model, inv.report.samples, h, vw);
     CHECK_WITHIN_SE(cov, expected, se, 4.0);
     worst_cov = std::max(worst_cov, max_z(cov, expected, se));
     // The `ou` backend runs the same twin: the same sample grid and standard errors.
-    cs::SolverOptions twin = o;
+    sv::SolverOptions twin = o;
     twin.backend = "ou";
-    twin.thermo.noise_shape = cs::NoiseShape::held;
-    const cs::Solution ou = cs::LinearSolver::create(twin)->inverse_activations(a, damping);
+    twin.thermo.noise_shape = sv::NoiseShape::held;
+    const sv::Solution ou = sv::LinearSolver::create(twin)->inverse_activations(a, damping);
     CHECK(ou.report.samples == inv.report.samples);
     CHECK(ou.report.sample_interval == h);
     CHECK_WITHIN_SE(ou.x * o.netlist.noise_variance, expected, se, 4.0);
@@ -365,10 +372,10 @@ TEST_CASE("solve_activations: every backend agrees with Cholesky; spice builds t
     for (const ng::Encoding encoding : {ng::Encoding::activation, ng::Encoding::integrator}) {
       CAPTURE(backend);
       CAPTURE(ng::to_string(encoding));
-      cs::SolverOptions o;
+      sv::SolverOptions o;
       o.backend = backend;
       o.netlist.encoding = encoding;
-      const cs::Solution s = cs::LinearSolver::create(o)->solve_activations(a, b, damping);
+      const sv::Solution s = sv::LinearSolver::create(o)->solve_activations(a, b, damping);
       TKFAC_CHECK_REL_NEAR(s.x, exact, 1e-5);
       if (std::string(backend) == "spice") {
         CHECK(s.report.method.find(std::string(ng::to_string(encoding)) + " encoding") !=
@@ -377,13 +384,13 @@ TEST_CASE("solve_activations: every backend agrees with Cholesky; spice builds t
     }
   }
   // The spice backend given a matrix in the activation encoding says where that circuit is built.
-  cs::SolverOptions o;
+  sv::SolverOptions o;
   o.backend = "spice";
   o.netlist.encoding = ng::Encoding::activation;
-  CHECK_THROWS_WITH_AS(cs::LinearSolver::create(o)->solve(md, b),
+  CHECK_THROWS_WITH_AS(sv::LinearSolver::create(o)->solve(md, b),
                        doctest::Contains("make_activation_netlist"), tkfac::InputError);
   // A bad array is named as such.
-  CHECK_THROWS_WITH_AS(cs::LinearSolver::create({})->solve_activations(a, b, 0.0),
+  CHECK_THROWS_WITH_AS(sv::LinearSolver::create({})->solve_activations(a, b, 0.0),
                        doctest::Contains("activations: a a^T / b is singular"), tkfac::InputError);
 }
 
@@ -398,7 +405,7 @@ TEST_CASE("spice: the held noise variance factor is real and the estimator undoe
   const Eigen::MatrixXd m = tkfac::spd_with_spectrum(spectrum, rng);
   for (const ng::Encoding encoding : {ng::Encoding::behavioral, ng::Encoding::integrator}) {
     CAPTURE(ng::to_string(encoding));
-    cs::SolverOptions o;
+    sv::SolverOptions o;
     o.backend = "spice";
     o.netlist.encoding = encoding;
     o.netlist.scaling = ng::Scaling::none;  // M_hat = M: alpha = spectrum
@@ -408,13 +415,13 @@ TEST_CASE("spice: the held noise variance factor is real and the estimator undoe
     o.thermo.window = 40000e-6;  // 40000 samples
     const cs::ThermoModel model = cs::make_thermo_model(m, Eigen::VectorXd(), o.netlist);
     REQUIRE(model.alpha(n - 1) == doctest::Approx(1.0));
-    CHECK(model.variance_factor(n - 1, cs::NoiseShape::held) ==
+    CHECK(model.variance_factor(n - 1, sv::NoiseShape::held) ==
           doctest::Approx(std::tanh(0.5) / 0.5));
-    const cs::Solution inv = cs::LinearSolver::create(o)->inverse(m);
+    const sv::Solution inv = sv::LinearSolver::create(o)->inverse(m);
     const long count = inv.report.samples;
     const double h = model.noise_sample_time;
-    const Eigen::VectorXd vw = model.mode_variances_x(cs::NoiseShape::white);
-    const Eigen::VectorXd vh = model.mode_variances_x(cs::NoiseShape::held);
+    const Eigen::VectorXd vw = model.mode_variances_x(sv::NoiseShape::white);
+    const Eigen::VectorXd vh = model.mode_variances_x(sv::NoiseShape::held);
     // Standard errors of the modal variances: sqrt(2 v^2 g(rho^2, N) / N).
     Eigen::VectorXd se_w(n), se_h(n);
     for (int k = 0; k < n; ++k) {
@@ -426,7 +433,7 @@ TEST_CASE("spice: the held noise variance factor is real and the estimator undoe
     const Eigen::VectorXd corrected = modal(model, inv.x);  // beta^-1 = 1
     Eigen::VectorXd raw(n);
     for (int k = 0; k < n; ++k)
-      raw(k) = corrected(k) * model.variance_factor(k, cs::NoiseShape::held);
+      raw(k) = corrected(k) * model.variance_factor(k, sv::NoiseShape::held);
     const Eigen::VectorXd mean_var =
         modal(model, cs::mean_covariance(model, count, h, vw));  // the -Cov(mean) bias
     CHECK_WITHIN_SE(corrected, vw - mean_var, se_w, 4.0);
@@ -736,13 +743,13 @@ TEST_CASE("spice: warm start and finite analog time follow x_eq + expm(-M_hat t)
     for (double t : {0.5, 3.0}) {
       CAPTURE(ng::to_string(encoding));
       CAPTURE(t);
-      cs::SolverOptions o;
+      sv::SolverOptions o;
       o.backend = "spice";
       o.netlist.encoding = encoding;
       o.thermo.analog_time = t;
       o.thermo.start = "warm";
       o.thermo.warm_start = x0;
-      const cs::Solution s = cs::LinearSolver::create(o)->solve(m, b);
+      const sv::Solution s = sv::LinearSolver::create(o)->solve(m, b);
       const Eigen::VectorXd expected = x_eq + (-(m / s_m) * t).exp() * (x0 - x_eq);
       // Steps of t / 200: Gear-2 follows each mode to ~1e-5 (and the integrator's start is
       // exact to 1 / A = 1e-6); 1e-4 of ||x(t)|| is the budget.

@@ -13,7 +13,7 @@
 #include "train.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/spd.hpp"
-#include "tkfac/cosim/linear_solver.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace tkfac::cli {
 namespace {
@@ -56,7 +56,7 @@ void run_solve_demo(const DemoArgs& a) {
       "seed {}, b standard normal.\n\n",
       a.size, a.condition, a.condition, a.seed);
 
-  const cosim::Solution ref = cosim::LinearSolver::create({})->solve(m, b);
+  const solver::Solution ref = solver::LinearSolver::create({})->solve(m, b);
   std::cout << fmt::format("{:<10} {:<11} {:>12} {:>12} {:>12} {:>10}\n", "backend", "encoding",
                            "rel. error", "tau (s)", "analog (s)", "wall (s)");
   struct Row {
@@ -68,11 +68,11 @@ void run_solve_demo(const DemoArgs& a) {
                       {"spice", netlist_gen::Encoding::behavioral},
                       {"spice", netlist_gen::Encoding::integrator}};
   for (const Row& row : rows) {
-    cosim::SolverOptions opt;
+    solver::SolverOptions opt;
     opt.backend = row.backend;
     opt.netlist = a.train.circuit.resolve();  // the user's circuit options (R, C, gain, ...)
     opt.netlist.encoding = row.encoding;
-    const cosim::Solution s = cosim::LinearSolver::create(opt)->solve(m, b);
+    const solver::Solution s = solver::LinearSolver::create(opt)->solve(m, b);
     const bool circuit = row.backend == "spice";
     std::cout << fmt::format(
         "{:<10} {:<11} {:>12.3e} {:>12} {:>12} {:>10.4f}\n", row.backend,

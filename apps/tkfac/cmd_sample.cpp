@@ -31,7 +31,7 @@ struct SampleArgs {
 };
 
 void run_sample(SampleArgs a) {
-  cosim::SolverOptions so;
+  solver::SolverOptions so;
   so.backend = a.backend;
   so.netlist = a.circuit.resolve();
   if (!(so.netlist.noise_variance > 0.0)) {
@@ -62,7 +62,7 @@ void run_sample(SampleArgs a) {
 
   const cosim::SampleSet set = cosim::sample_unknowns(so, m, b, a.damping);
   const cosim::ThermoModel& model = set.model;
-  const cosim::SolveReport& r = set.report;
+  const solver::SolveReport& r = set.report;
   const long count = r.samples;
   const double h = r.sample_interval;
   cosim::SampleAccumulator acc;
@@ -75,7 +75,7 @@ void run_sample(SampleArgs a) {
   const Eigen::VectorXd v = model.mode_variances_x(set.shape);
   const Eigen::VectorXd x_eq = model.x_eq();
   const Eigen::VectorXd se_mean = cosim::mean_standard_errors(model, count, h, v);
-  const Eigen::MatrixXd cov_exact = model.covariance_x(cosim::NoiseShape::white);
+  const Eigen::MatrixXd cov_exact = model.covariance_x(solver::NoiseShape::white);
   const Eigen::MatrixXd cov_expected =
       cosim::expected_sample_covariance(model, count, h, set.shape);
   const Eigen::MatrixXd se_cov = cosim::covariance_standard_errors(model, count, h, v);
@@ -88,7 +88,7 @@ void run_sample(SampleArgs a) {
                    r.backend == "spice"
                        ? fmt::format("{} circuit", netlist_gen::to_string(so.netlist.encoding))
                        : fmt::format("exact OU twin, {} noise",
-                                     set.shape == cosim::NoiseShape::white ? "white" : "held"))
+                                     set.shape == solver::NoiseShape::white ? "white" : "held"))
             << fmt::format("system             n = {}, damping {:g}, beta^-1 = {:g}, seed {}\n",
                            m.rows(), a.damping, so.netlist.noise_variance, so.netlist.noise_seed)
             << fmt::format("predicted tau      {:.4g} s (R C / alpha_min)\n", r.predicted_tau)
@@ -98,12 +98,12 @@ void run_sample(SampleArgs a) {
                            se_mean.maxCoeff())
             << fmt::format(
                    "covariance         max |diff| / se = {:.2f} against beta^-1 M^-1{}\n", z_cov,
-                   set.shape == cosim::NoiseShape::held ? " (times the held-noise factor)" : "")
+                   set.shape == solver::NoiseShape::held ? " (times the held-noise factor)" : "")
             << fmt::format(
                    "                   relative error {:.3e} (Frobenius, vs beta^-1 M^-1)\n",
                    (cov - cov_exact).norm() / cov_exact.norm());
   const Eigen::VectorXd ratio =
-      modal.cwiseQuotient(model.mode_variances_x(cosim::NoiseShape::white));
+      modal.cwiseQuotient(model.mode_variances_x(solver::NoiseShape::white));
   std::cout
       << fmt::format(
              "mode variances     measured / (beta^-1 / (s_M alpha_k)): min {:.4f}, max {:.4f}\n",

@@ -11,7 +11,7 @@
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
-#include "tkfac/cosim/linear_solver.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace tkfac::cli {
 namespace {
@@ -21,7 +21,7 @@ struct SolveArgs {
   std::string rhs;
   double damping = 0.0;
   std::string output;
-  cosim::SolverOptions solver;
+  solver::SolverOptions solver;
   CircuitArgs circuit;
   ThermoArgs thermo;
 };
@@ -34,9 +34,9 @@ void run_solve(SolveArgs a) {
   const Eigen::MatrixXd b = read_rhs(a.rhs, m.rows(), a.matrix);
   a.solver.thermo = a.thermo.resolve(m.rows());
 
-  auto solver = cosim::LinearSolver::create(a.solver);
-  const cosim::Solution s = solver->solve(m, b, a.damping);
-  const cosim::Solution ref = cosim::LinearSolver::create({})->solve(m, b, a.damping);
+  auto solver = solver::LinearSolver::create(a.solver);
+  const solver::Solution s = solver->solve(m, b, a.damping);
+  const solver::Solution ref = solver::LinearSolver::create({})->solve(m, b, a.damping);
   if (!s.x.allFinite()) {
     throw InputError(fmt::format("{}: the solution is not finite (overflow); the matrix is too "
                                  "badly scaled for double precision",

@@ -72,7 +72,7 @@ Problem load_problem(const LayerArgs& a, kf::Checkpoint ckpt, bool need_batch) {
   Problem p(std::move(ckpt));
   p.model = a.model;
   p.kfac = p.ckpt.optimizer.kfac;
-  p.kfac.solver = cosim::SolverOptions{};  // digital bookkeeping only (cholesky)
+  p.kfac.solver = solver::SolverOptions{};  // digital bookkeeping only (cholesky)
   p.kfac.validate();
   if (a.from_ema) {
     if (p.ckpt.optimizer.name != "kfac") {

@@ -7,9 +7,11 @@
 
 #include "commands.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/cosim/backends.hpp"
 
 int main(int argc, char** argv) {
   std::setlocale(LC_ALL, "C");
+  tkfac::cosim::register_backends();  // spice and ou, for every command that solves
   CLI::App app{
       "tkfac: thermodynamic K-FAC co-simulation with ngspice.\n"
       "Netlists for Kronecker factors, circuit solves, and K-FAC training with pluggable solvers."};

@@ -34,9 +34,9 @@ void ThermoArgs::add_to(CLI::App* cmd) {
       ->capture_default_str();
 }
 
-cosim::ThermoOptions ThermoArgs::resolve(Eigen::Index n) const {
-  cosim::ThermoOptions o = options;
-  o.noise_shape = cosim::parse_noise_shape(noise_shape, "--noise-shape");
+solver::ThermoOptions ThermoArgs::resolve(Eigen::Index n) const {
+  solver::ThermoOptions o = options;
+  o.noise_shape = solver::parse_noise_shape(noise_shape, "--noise-shape");
   if (!warm_start_file.empty()) {
     const Eigen::MatrixXd w = read_csv_matrix(warm_start_file);
     if (w.cols() != 1 || w.rows() != n) {
@@ -50,7 +50,7 @@ cosim::ThermoOptions ThermoArgs::resolve(Eigen::Index n) const {
   return o;
 }
 
-void print_thermo_report(std::ostream& out, const cosim::SolveReport& r) {
+void print_thermo_report(std::ostream& out, const solver::SolveReport& r) {
   if (r.estimator.empty()) return;
   out << fmt::format("estimator          {}\n", r.estimator);
   if (r.estimator == "final state") return;

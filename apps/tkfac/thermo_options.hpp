@@ -5,12 +5,12 @@
 #include <iosfwd>
 #include <string>
 
-#include "tkfac/cosim/linear_solver.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace tkfac::cli {
 
 struct ThermoArgs {
-  cosim::ThermoOptions options;
+  solver::ThermoOptions options;
   std::string warm_start_file;
   std::string noise_shape = "white";
 
@@ -18,11 +18,11 @@ struct ThermoArgs {
   // --inverse-method and --noise-shape to `cmd`.
   void add_to(CLI::App* cmd);
   // Reads the warm start (n entries) and validates (InputError naming the option).
-  cosim::ThermoOptions resolve(Eigen::Index n) const;
+  solver::ThermoOptions resolve(Eigen::Index n) const;
 };
 
 // "analog time ... burn-in ... samples ... effective samples ... standard error ... tau" lines,
 // only for thermodynamic results (report.estimator set).
-void print_thermo_report(std::ostream& out, const cosim::SolveReport& report);
+void print_thermo_report(std::ostream& out, const solver::SolveReport& report);
 
 }  // namespace tkfac::cli

@@ -6,10 +6,10 @@
 #include <string>
 
 #include "netlist_options.hpp"
-#include "tkfac/cosim/linear_solver.hpp"
 #include "tkfac/kfac/adam.hpp"
 #include "tkfac/kfac/dataset.hpp"
 #include "tkfac/kfac/kfac_optimizer.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace tkfac::cli {
 
@@ -40,7 +40,7 @@ struct TrainArgs {
   double kl_clip = 0.0;
   std::string fisher = "empirical";
   std::string bias = "folded";
-  cosim::SolverOptions solver;
+  solver::SolverOptions solver;
   CircuitArgs circuit;
   // loop
   int batch_size = 64;

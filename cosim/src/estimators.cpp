@@ -133,7 +133,7 @@ Eigen::MatrixXd covariance_standard_errors(const ThermoModel& model, long sample
 }
 
 Eigen::MatrixXd expected_sample_covariance(const ThermoModel& model, long samples, double interval,
-                                           NoiseShape shape) {
+                                           solver::NoiseShape shape) {
   const Eigen::VectorXd v = model.mode_variances_x(shape);
   return model.covariance_x(shape) - mean_covariance(model, samples, interval, v);
 }

@@ -26,7 +26,7 @@ double NormalStream::next() {
   return r * std::cos(phi);
 }
 
-OuProcess::OuProcess(const ThermoModel& model, NoiseShape shape, std::uint64_t seed)
+OuProcess::OuProcess(const ThermoModel& model, solver::NoiseShape shape, std::uint64_t seed)
     : model_(model), shape_(shape), normal_(seed) {}
 
 void OuProcess::run(const Eigen::VectorXd& x0, double interval, long steps,
@@ -42,7 +42,7 @@ void OuProcess::run(const Eigen::VectorXd& x0, double interval, long steps,
   const bool noisy = model_.voltage_noise_variance > 0.0;
   long substeps = 1;
   double h = interval;
-  if (noisy && shape_ == NoiseShape::held) {
+  if (noisy && shape_ == solver::NoiseShape::held) {
     const double ratio = interval / model_.noise_sample_time;
     substeps = std::lround(ratio);
     if (substeps < 1 || std::abs(ratio - static_cast<double>(substeps)) > 1e-9 * ratio) {
@@ -60,7 +60,7 @@ void OuProcess::run(const Eigen::VectorXd& x0, double interval, long steps,
     const double a = model_.alpha(k);
     rho(k) = std::exp(-a * h / model_.tau0);
     const double v_white = model_.voltage_noise_variance / a;  // beta_V^-1 / alpha_k
-    if (shape_ == NoiseShape::white) {
+    if (shape_ == solver::NoiseShape::white) {
       // -expm1(-2 a h) = 1 - rho^2 without cancellation for a h << 1.
       kick(k) = std::sqrt(v_white * -std::expm1(-2.0 * a * h / model_.tau0));
     } else {

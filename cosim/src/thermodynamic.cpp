@@ -10,46 +10,6 @@
 
 namespace tkfac::cosim {
 
-void ThermoOptions::validate() const {
-  if (!std::isfinite(burn_in)) {
-    throw InputError(
-        fmt::format("--burn-in: {} is not a finite time (seconds; < 0: automatic)", burn_in));
-  }
-  if (!(std::isfinite(window) && window >= 0.0)) {
-    throw InputError(
-        fmt::format("--window: {} is not a finite time >= 0 seconds (0: automatic)", window));
-  }
-  if (!(std::isfinite(target_standard_error) && target_standard_error >= 0.0)) {
-    throw InputError(
-        fmt::format("--target-standard-error: {} is not a finite number >= 0 (0: unused)",
-                    target_standard_error));
-  }
-  if (!(std::isfinite(analog_time) && analog_time >= 0.0)) {
-    throw InputError(fmt::format(
-        "--analog-time: {} is not a finite time >= 0 in units of R C (0: off)", analog_time));
-  }
-  if (start != "cold" && start != "warm") {
-    throw InputError(fmt::format("--start: '{}' is not cold or warm", start));
-  }
-  if (start == "warm" && warm_start.size() == 0) {
-    throw InputError("--start: warm needs a start vector (--warm-start FILE)");
-  }
-  if (!warm_start.allFinite()) throw InputError("--warm-start: contains NaN or Inf");
-  if (inverse_method != "covariance" && inverse_method != "unit_rhs" && inverse_method != "auto") {
-    throw InputError(
-        fmt::format("--inverse-method: '{}' is not auto, covariance or unit_rhs", inverse_method));
-  }
-  if (noise_shape != NoiseShape::white && noise_shape != NoiseShape::held) {
-    throw InputError("--noise-shape: expected white or held");
-  }
-}
-
-NoiseShape parse_noise_shape(const std::string& text, const std::string& option) {
-  if (text == "white") return NoiseShape::white;
-  if (text == "held") return NoiseShape::held;
-  throw InputError(fmt::format("{}: '{}' is not white or held", option, text));
-}
-
 Eigen::VectorXd ThermoModel::v_eq() const {
   // M_hat = Q diag(alpha) Q^T.
   return modes * (modes.transpose() * b_hat).cwiseQuotient(alpha);
@@ -57,13 +17,13 @@ Eigen::VectorXd ThermoModel::v_eq() const {
 
 Eigen::VectorXd ThermoModel::x_eq() const { return scale * v_eq(); }
 
-double ThermoModel::variance_factor(Eigen::Index k, NoiseShape shape) const {
-  if (shape == NoiseShape::white || noise_sample_time <= 0.0) return 1.0;
+double ThermoModel::variance_factor(Eigen::Index k, solver::NoiseShape shape) const {
+  if (shape == solver::NoiseShape::white || noise_sample_time <= 0.0) return 1.0;
   const double u = alpha(k) * noise_sample_time / tau0;
   return u < 1e-8 ? 1.0 : std::tanh(0.5 * u) / (0.5 * u);
 }
 
-Eigen::VectorXd ThermoModel::mode_variances_x(NoiseShape shape) const {
+Eigen::VectorXd ThermoModel::mode_variances_x(solver::NoiseShape shape) const {
   Eigen::VectorXd v(alpha.size());
   for (Eigen::Index k = 0; k < alpha.size(); ++k) {
     // Cov(x) = beta^-1 (s_M M_hat)^-1: mode k has beta^-1 / (s_M alpha_k).
@@ -72,7 +32,7 @@ Eigen::VectorXd ThermoModel::mode_variances_x(NoiseShape shape) const {
   return v;
 }
 
-Eigen::MatrixXd ThermoModel::covariance_x(NoiseShape shape) const {
+Eigen::MatrixXd ThermoModel::covariance_x(solver::NoiseShape shape) const {
   return modes * mode_variances_x(shape).asDiagonal() * modes.transpose();
 }
 

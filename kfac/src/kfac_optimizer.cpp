@@ -181,7 +181,7 @@ void KfacOptions::validate() const {
   if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) {
     throw InputError(fmt::format("--weight-decay: must be >= 0, got {}", weight_decay));
   }
-  const auto known = cosim::LinearSolver::backends();
+  const auto known = solver::LinearSolver::backends();
   if (std::find(known.begin(), known.end(), solver.backend) == known.end()) {
     throw InputError(
         fmt::format("--solver: unknown factor solver backend '{}' (expected one of: {})",
@@ -292,7 +292,7 @@ KfacOptions asdl_options(double learning_rate, double damping, double asdl_ema_d
 
 Kfac::Kfac(KfacOptions options) : options_(std::move(options)), rng_(options_.seed) {
   options_.validate();
-  solver_ = cosim::LinearSolver::create(options_.solver);
+  solver_ = solver::LinearSolver::create(options_.solver);
 }
 
 Kfac::~Kfac() = default;
@@ -333,7 +333,7 @@ void Kfac::update_factors(const Mlp& net, const ForwardCache& cache, const Backw
 
 Eigen::MatrixXd Kfac::precondition(int layer, const Eigen::MatrixXd& grad, StepReport& report) {
   auto& s = layers_[static_cast<std::size_t>(layer)];
-  const auto account = [&](const cosim::Solution& sol) -> const Eigen::MatrixXd& {
+  const auto account = [&](const solver::Solution& sol) -> const Eigen::MatrixXd& {
     report.analog_seconds += sol.report.analog_seconds;
     report.solver_wall_seconds += sol.report.wall_seconds;
     report.solves += 1;
@@ -400,7 +400,7 @@ StepReport Kfac::step(Mlp& net, const Batch& batch) {
       s.lambda_g = lgd;
       for (auto* target : {&s.a_inv, &s.g_inv}) {
         const bool is_a = target == &s.a_inv;
-        cosim::Solution sol = solver_->inverse(is_a ? s.a : s.g, is_a ? la : lgd);
+        solver::Solution sol = solver_->inverse(is_a ? s.a : s.g, is_a ? la : lgd);
         report.analog_seconds += sol.report.analog_seconds;
         report.solver_wall_seconds += sol.report.wall_seconds;
         report.solves += 1;

@@ -63,7 +63,7 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config) {
 std::vector<RunSpec> parse_run_specs(std::string_view text, const OptimizerConfig& base,
                                      std::string_view option) {
   std::vector<RunSpec> runs;
-  const auto backends = cosim::LinearSolver::backends();
+  const auto backends = solver::LinearSolver::backends();
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t end = text.find(',', pos);

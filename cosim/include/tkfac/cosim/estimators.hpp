@@ -76,7 +76,7 @@ Eigen::MatrixXd covariance_standard_errors(const ThermoModel& model, long sample
                                            const Eigen::VectorXd& mode_variances);
 // What the (1/N) sample covariance estimates: Cov - Cov(mean).
 Eigen::MatrixXd expected_sample_covariance(const ThermoModel& model, long samples, double interval,
-                                           NoiseShape shape);
+                                           solver::NoiseShape shape);
 // Variance of each mode in a sample covariance (units of the unknowns): diag(Q^T S Q).
 Eigen::VectorXd sample_mode_variances(const ThermoModel& model, const Eigen::MatrixXd& covariance);
 

@@ -4,7 +4,7 @@
 // the samples have exactly the law of the SDE at the sample times (no discretization error).
 //
 //   auto model = tkfac::cosim::make_thermo_model(M, b, options);
-//   tkfac::cosim::OuProcess ou(model, tkfac::cosim::NoiseShape::white, /*seed=*/7);
+//   tkfac::cosim::OuProcess ou(model, tkfac::solver::NoiseShape::white, /*seed=*/7);
 //   ou.run(x0, /*interval=*/model.noise_sample_time, /*steps=*/1000,
 //          [](double t, const Eigen::VectorXd& x) { /* x in units of the unknowns */ });
 //
@@ -44,7 +44,7 @@ class NormalStream {
 class OuProcess {
  public:
   // Keeps a reference to `model`, which must outlive the OuProcess.
-  OuProcess(const ThermoModel& model, NoiseShape shape, std::uint64_t seed);
+  OuProcess(const ThermoModel& model, solver::NoiseShape shape, std::uint64_t seed);
 
   // Simulates from x0 (units of the unknowns; at t = 0) for `steps` intervals of `interval`
   // seconds and calls `observer(t, x)` at t = interval, 2 interval, ... (not at t = 0).
@@ -54,7 +54,7 @@ class OuProcess {
 
  private:
   const ThermoModel& model_;
-  NoiseShape shape_;
+  solver::NoiseShape shape_;
   NormalStream normal_;
 };
 

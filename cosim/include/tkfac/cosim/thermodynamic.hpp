@@ -1,11 +1,11 @@
 #pragma once
-// The Ornstein-Uhlenbeck process a relaxation netlist encodes (DESIGN.md section 3), and the
-// options of thermodynamic solves (noisy sampling, finite analog time).
+// The Ornstein-Uhlenbeck process a relaxation netlist encodes (docs/DESIGN.md). The options of
+// thermodynamic solves (ThermoOptions, solver::NoiseShape) are in tkfac/solver/thermo_options.hpp.
 //
 //   tkfac::netlist_gen::NetlistOptions nopt;
 //   nopt.noise_variance = 1e-4;                        // beta^-1, units of the unknowns
 //   auto model = tkfac::cosim::make_thermo_model(M, b, nopt);
-//   Eigen::MatrixXd cov = model.covariance_x(tkfac::cosim::NoiseShape::white);  // beta^-1 M^-1
+//   Eigen::MatrixXd cov = model.covariance_x(tkfac::solver::NoiseShape::white);  // beta^-1 M^-1
 //   double tau = model.predicted_tau();               // R C / alpha_min
 //
 // The circuit: C dV/dt = -g0 (M_hat V - b_hat) + i_noise, x = scale * V, scale = s_b / s_M,
@@ -20,46 +20,9 @@
 #include <string>
 
 #include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/solver/thermo_options.hpp"
 
 namespace tkfac::cosim {
-
-// How the noise current varies between its samples.
-enum class NoiseShape {
-  white,  // the ideal SDE (continuous white noise): Cov(x) = beta^-1 M^-1 exactly
-  held,   // piecewise constant over each noise sample time NT (the netlists' TRRANDOM sources)
-};
-
-// Options of thermodynamic solves, shared by the `ou` and `spice` backends. Times are analog
-// seconds unless stated otherwise.
-struct ThermoOptions {
-  // Discarded after the start, before the averaging window. < 0: automatic,
-  // predicted_tau * ln(1 / target_rel_error) of the netlist options (the start transient decays
-  // by that factor).
-  double burn_in = -1.0;
-  // Averaged after the burn-in. 0: automatic, from target_standard_error if set, else
-  // 100 predicted_tau.
-  double window = 0.0;
-  // Largest standard error of the mean (units of the unknowns) the automatic window aims at.
-  double target_standard_error = 0.0;
-  // > 0: finite-time mode, the state at this analog time in units of R C (noiseless: the
-  // deterministic relaxation; noisy: one sample of it). 0: off.
-  double analog_time = 0.0;
-  // Start state: "cold" (all zero) or "warm" (warm_start, in units of the unknowns).
-  std::string start = "cold";
-  Eigen::VectorXd warm_start;
-  // inverse(): "covariance" (sample covariance of a noisy run / beta^-1, Method 1 of the paper),
-  // "unit_rhs" (solves with the columns of the identity), or "auto" (covariance with noise,
-  // unit_rhs without).
-  std::string inverse_method = "auto";
-  // ou only: the noise the twin simulates. `held` reproduces the netlist's noise exactly at its
-  // sample times; `white` is the ideal SDE.
-  NoiseShape noise_shape = NoiseShape::white;
-
-  // Throws InputError naming the option (--burn-in, --window, ...).
-  void validate() const;
-};
-
-NoiseShape parse_noise_shape(const std::string& text, const std::string& option = "--noise-shape");
 
 // The SDE of one netlist, in its own units (node volts, analog seconds).
 struct ThermoModel {
@@ -83,11 +46,11 @@ struct ThermoModel {
   Eigen::VectorXd x_eq() const;  // scale * v_eq = (M + damping I)^-1 b
   // Stationary variance of mode k at the sample times relative to white noise: 1 (white), or
   // tanh(u/2) / (u/2) with u = alpha_k NT / tau0 (held; see ou_process.hpp for the derivation).
-  double variance_factor(Eigen::Index k, NoiseShape shape) const;
+  double variance_factor(Eigen::Index k, solver::NoiseShape shape) const;
   // Stationary variance of each mode, units of the unknowns: factor * beta^-1 / (s_M alpha_k).
-  Eigen::VectorXd mode_variances_x(NoiseShape shape) const;
+  Eigen::VectorXd mode_variances_x(solver::NoiseShape shape) const;
   // Stationary covariance of x at the sample times (white: beta^-1 (M + damping I)^-1).
-  Eigen::MatrixXd covariance_x(NoiseShape shape) const;
+  Eigen::MatrixXd covariance_x(solver::NoiseShape shape) const;
   // Noiseless mean at analog time t from x0 (units of the unknowns):
   // x_eq + expm(-M_hat t / tau0) (x0 - x_eq).
   Eigen::VectorXd mean_at(double t, const Eigen::VectorXd& x0) const;

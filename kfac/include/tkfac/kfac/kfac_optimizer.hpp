@@ -1,6 +1,6 @@
 #pragma once
 // K-FAC (Martens & Grosse 2015) for MLPs, with the factor solves done by any
-// cosim::LinearSolver backend (cholesky, cg, ou, spice). DESIGN.md section 2.
+// solver::LinearSolver backend (cholesky, cg, ou, spice). docs/DESIGN.md.
 //
 //   tkfac::kfac::KfacOptions opt;
 //   opt.learning_rate = 0.05;
@@ -29,8 +29,8 @@
 #include <random>
 #include <string_view>
 
-#include "tkfac/cosim/linear_solver.hpp"
 #include "tkfac/kfac/optimizer.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace tkfac::kfac {
 
@@ -68,7 +68,7 @@ struct KfacOptions {
   FisherType fisher = FisherType::empirical;
   BiasMode bias = BiasMode::folded;
   std::uint64_t seed = 0;  // Monte-Carlo Fisher label sampling
-  cosim::SolverOptions solver;
+  solver::SolverOptions solver;
 
   void validate() const;  // throws InputError naming the option
 };
@@ -108,7 +108,7 @@ class Kfac final : public Optimizer {
   Eigen::MatrixXd precondition(int layer, const Eigen::MatrixXd& grad, StepReport& report);
 
   KfacOptions options_;
-  std::unique_ptr<cosim::LinearSolver> solver_;
+  std::unique_ptr<solver::LinearSolver> solver_;
   long steps_ = 0;
   long factor_updates_ = 0;
   std::mt19937_64 rng_;

@@ -1,0 +1,70 @@
+#pragma once
+// Internal: where a circuit backend's runs come from. An Engine simulates one System from a
+// start state and hands the unknowns (units of the unknowns) to a sink on a grid of times:
+// SpiceEngine runs the netlist in ngspice, OuEngine its exact Ornstein-Uhlenbeck twin. The
+// estimators (circuit_estimators.hpp) turn those runs into solutions.
+#include <functional>
+#include <memory>
+
+#include "tkfac/cosim/session.hpp"
+#include "tkfac/cosim/thermodynamic.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/solver/linear_solver.hpp"
+
+namespace tkfac::cosim {
+
+// What a circuit solve encodes: M, and for the activation encoding the array it is built from.
+struct System {
+  Eigen::MatrixXd m;  // M, formed (the twin's modes, the estimators and the checks need it)
+  Eigen::MatrixXd a;  // the activation encoding's N x b array (M = a a^T / b); empty otherwise
+
+  // The array's system when options.encoding is activation, the matrix's otherwise (validated).
+  static System of_activations(const Eigen::MatrixXd& a, double damping,
+                               const netlist_gen::NetlistOptions& options);
+  // make_activation_netlist(a, ...) with an array, make_netlist(m, ...) without.
+  netlist_gen::Netlist netlist(const Eigen::VectorXd& b,
+                               const netlist_gen::NetlistOptions& options) const;
+  // The OU twin of that netlist.
+  ThermoModel model(const Eigen::VectorXd& b, const netlist_gen::NetlistOptions& options) const;
+};
+
+// A seed per run, so the columns of one solve get independent noise.
+unsigned run_seed(unsigned seed, int run);
+
+class Engine {
+ public:
+  using Sink = std::function<void(double, const Eigen::VectorXd&)>;
+  virtual ~Engine() = default;
+  virtual bool is_spice() const = 0;
+  // Simulates from x0 for `steps` intervals and calls sink(t, x) at t = k * interval, k >= 1.
+  virtual void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
+                   const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
+                   int run_index, const Sink& sink, double& analog_seconds) = 0;
+};
+
+class OuEngine final : public Engine {
+ public:
+  explicit OuEngine(solver::NoiseShape shape) : shape_(shape) {}
+  bool is_spice() const override { return false; }
+  void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
+           const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
+           int run_index, const Sink& sink, double& analog_seconds) override;
+
+ private:
+  solver::NoiseShape shape_;
+};
+
+class SpiceEngine final : public Engine {
+ public:
+  bool is_spice() const override { return true; }
+  void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
+           const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
+           int run_index, const Sink& sink, double& analog_seconds) override;
+  // The process's ngspice session, taken on first use (after the inputs were checked).
+  Session& session();
+
+ private:
+  std::shared_ptr<Session> session_;
+};
+
+}  // namespace tkfac::cosim

@@ -1,0 +1,68 @@
+#pragma once
+// Internal: how a circuit backend (`spice`, `ou`) turns runs of its Engine into a Solution.
+//
+//   final state   noiseless, cold start, run to the netlist's simulated time (spice only: the
+//                 circuit is parsed once and only its inputs change per right-hand side);
+//   finite time   the state at an analog time, cold or warm start (noiseless: the deterministic
+//                 relaxation, exact for ou; noisy: one sample of it);
+//   window mean   the mean of a noisy run over a window after the burn-in;
+//   covariance    inverse(): the sample covariance of a noisy run / beta^-1 (Method 1);
+//   unit rhs      inverse(): a solve estimator run with the columns of the identity.
+//
+// choose_estimators() is the one place that picks them from the options.
+#include <memory>
+#include <string>
+
+#include "circuit_engine.hpp"
+#include "tkfac/solver/linear_solver.hpp"
+
+namespace tkfac::cosim {
+
+// The samples a window estimator keeps: k * interval for first_index < k <= first_index +
+// samples.
+struct Plan {
+  double interval = 0.0;
+  double burn_in = 0.0;  // first_index * interval
+  double window = 0.0;   // samples * interval
+  long first_index = 0;  // samples k > first_index are kept
+  long samples = 0;
+};
+
+// Burn-in and window from the options (automatic ones from the model); throws InputError
+// naming --burn-in / --window when they do not fit the run.
+Plan make_plan(const ThermoModel& model, const solver::ThermoOptions& t,
+               const netlist_gen::NetlistOptions& o);
+
+// Validates the options and the system for one solve; the netlist options with the damping.
+netlist_gen::NetlistOptions prepare_circuit_solve(const solver::SolverOptions& options,
+                                                  const Eigen::MatrixXd& m,
+                                                  const Eigen::MatrixXd& b, double damping);
+
+// What every estimator works with: the backend's options, its engine and its name.
+struct CircuitBackend {
+  const solver::SolverOptions& options;
+  Engine& engine;
+  std::string name;  // "spice" or "ou", the reports' backend
+};
+
+class SolveEstimator {
+ public:
+  virtual ~SolveEstimator() = default;
+  virtual solver::Solution solve(const System& sys, const Eigen::MatrixXd& b, double damping) = 0;
+};
+
+class InverseEstimator {
+ public:
+  virtual ~InverseEstimator() = default;
+  virtual solver::Solution inverse(const System& sys, double damping) = 0;
+};
+
+struct Estimators {
+  std::unique_ptr<SolveEstimator> solve;
+  std::unique_ptr<InverseEstimator> inverse;  // may use *solve
+};
+
+// The estimators for the backend's options: the one place that decides them.
+Estimators choose_estimators(const CircuitBackend& backend);
+
+}  // namespace tkfac::cosim

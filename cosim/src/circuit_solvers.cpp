@@ -1,0 +1,83 @@
+// The circuit backends: `spice` and `ou`, one class each, sharing how a call becomes an
+// estimator's work (CircuitSolver). What they differ in is the engine behind the runs.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "circuit_engine.hpp"
+#include "circuit_estimators.hpp"
+#include "tkfac/cosim/backends.hpp"
+#include "tkfac/solver/registry.hpp"
+
+namespace tkfac::cosim {
+namespace {
+
+using solver::Solution;
+
+class CircuitSolver : public solver::LinearSolver {
+ public:
+  CircuitSolver(const CircuitSolver&) = delete;  // the estimators point into it
+  CircuitSolver& operator=(const CircuitSolver&) = delete;
+
+  std::string_view name() const override { return backend_.name; }
+  Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    return estimators_.solve->solve(System{m, {}}, b, damping);
+  }
+  Solution inverse(const Eigen::MatrixXd& m, double damping) override {
+    return estimators_.inverse->inverse(System{m, {}}, damping);
+  }
+  Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                             double damping) override {
+    return estimators_.solve->solve(System::of_activations(a, damping, options_.netlist), b,
+                                    damping);
+  }
+  Solution inverse_activations(const Eigen::MatrixXd& a, double damping) override {
+    return estimators_.inverse->inverse(System::of_activations(a, damping, options_.netlist),
+                                        damping);
+  }
+
+ protected:
+  CircuitSolver(const solver::SolverOptions& options, std::string name,
+                std::unique_ptr<Engine> engine)
+      : options_(options),
+        engine_(std::move(engine)),
+        backend_{options_, *engine_, std::move(name)},
+        estimators_(choose_estimators(backend_)) {}
+
+ private:
+  solver::SolverOptions options_;
+  std::unique_ptr<Engine> engine_;
+  CircuitBackend backend_;
+  Estimators estimators_;
+};
+
+// The relaxation circuit in ngspice: netlist_gen writes it, the process's one in-process
+// Session runs it, and the node voltages times the netlist's scales are the unknowns.
+class SpiceSolver final : public CircuitSolver {
+ public:
+  explicit SpiceSolver(const solver::SolverOptions& options)
+      : CircuitSolver(options, "spice", std::make_unique<SpiceEngine>()) {}
+};
+
+// The circuit's exact Ornstein-Uhlenbeck twin (ou_process.hpp): the same netlist numbers, each
+// mode stepped with its exact transition, in the noise shape the options ask for.
+class OuSolver final : public CircuitSolver {
+ public:
+  explicit OuSolver(const solver::SolverOptions& options)
+      : CircuitSolver(options, "ou", std::make_unique<OuEngine>(options.thermo.noise_shape)) {}
+};
+
+}  // namespace
+
+void register_backends() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    solver::register_backend(
+        "spice", [](const solver::SolverOptions& o) { return std::make_unique<SpiceSolver>(o); });
+    solver::register_backend(
+        "ou", [](const solver::SolverOptions& o) { return std::make_unique<OuSolver>(o); });
+  });
+}
+
+}  // namespace tkfac::cosim

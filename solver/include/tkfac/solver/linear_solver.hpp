@@ -1,0 +1,112 @@
+#pragma once
+// Pluggable solvers for (M + damping*I) X = B, M symmetric positive definite.
+//
+//   tkfac::cosim::register_backends();            // only for "spice" and "ou" (cosim/backends.hpp)
+//   tkfac::solver::SolverOptions opt;
+//   opt.backend = "spice";                         // or "cholesky", "cg", "ou"
+//   auto solver = tkfac::solver::LinearSolver::create(opt);
+//   tkfac::solver::Solution s = solver->solve(M, B);
+//   std::cout << s.report.wall_seconds << " s, " << s.report.analog_seconds << " s analog\n";
+//
+// From activations a (M = a a^T / b): opt.netlist.encoding = Encoding::activation, then
+// solver->solve_activations(a, B, damping). Many systems at once: solver->solve_all(requests).
+// Every backend takes the same inputs and returns the same Solution; tests compare each backend
+// with `cholesky`. Backends are found by name in a registry (registry.hpp): this part registers
+// the digital ones (cholesky, cg), cosim the circuit ones.
+#include <Eigen/Dense>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/solver/thermo_options.hpp"
+
+namespace tkfac::solver {
+
+struct SolverOptions {
+  std::string backend = "cholesky";  // cholesky | cg | spice | ou (LinearSolver::backends())
+  // cg
+  double cg_tolerance = 1e-12;  // relative residual ||M x - b|| / ||b||
+  int cg_max_iterations = 0;    // 0: 10 * n
+  // spice and ou (the exact Ornstein-Uhlenbeck twin of the spice circuit)
+  netlist_gen::NetlistOptions netlist;
+  // spice and ou: noisy sampling, finite analog time, warm starts (thermo_options.hpp). The
+  // spice backend uses them when netlist.noise_variance > 0, thermo.analog_time > 0 or
+  // thermo.start == "warm"; otherwise it runs noiseless, from a cold start, to its final state.
+  ThermoOptions thermo;
+
+  void validate() const;  // throws InputError naming the option
+};
+
+struct SolveReport {
+  std::string backend;
+  std::string method;  // how several right-hand sides were handled, etc.
+  double wall_seconds = 0.0;
+  double analog_seconds = 0.0;  // simulated circuit time summed over runs (0 for digital)
+  double predicted_tau = 0.0;   // R C / alpha_min (0 for digital)
+  int iterations = 0;           // cg iterations (max over columns) or circuit runs
+  bool converged = true;        // cg: tolerance reached within the cap
+  // Thermodynamic solves (ou, and spice with noise / finite time / warm start), per run:
+  std::string estimator{};            // "mean", "covariance", "final state", "samples"
+  double burn_in_seconds = 0.0;       // analog time discarded before the window
+  double window_seconds = 0.0;        // analog time averaged
+  double sample_interval = 0.0;       // seconds between samples (the noise sample time)
+  long samples = 0;                   // samples in the window
+  double effective_samples = 0.0;     // independent samples of the slowest mode
+  double standard_error = 0.0;        // largest standard error of the result's entries
+  Eigen::MatrixXd standard_errors{};  // per entry of x (empty when not estimated)
+};
+
+struct Solution {
+  Eigen::MatrixXd x;
+  SolveReport report;
+};
+
+// One system of a batch (LinearSolver::solve_all): (M + damping I) X = B, or (M + damping I)^-1.
+struct SolveRequest {
+  enum class Kind { solve, inverse };
+  Kind kind = Kind::solve;
+  Eigen::MatrixXd matrix;       // M; empty when `activations` is given
+  Eigen::MatrixXd activations;  // N x b array a with M = a a^T / b (optional)
+  Eigen::MatrixXd rhs;          // B, for Kind::solve
+  double damping = 0.0;
+  std::string label;  // e.g. "layer 0 A", for progress and error messages
+};
+
+class LinearSolver {
+ public:
+  virtual ~LinearSolver() = default;
+  virtual std::string_view name() const = 0;
+  // Solves (m + damping*I) X = b column by column. Throws InputError if m is not square,
+  // finite, symmetric and positive definite (after damping) or if b has the wrong row count.
+  virtual Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
+                         double damping = 0.0) = 0;
+  // (m + damping*I)^-1. Default: solve with the identity.
+  virtual Solution inverse(const Eigen::MatrixXd& m, double damping = 0.0);
+  // The same for M = a a^T / b given by its N x b array `a` (a layer's activations over a
+  // batch): the `spice` backend with netlist.encoding == activation builds its circuit from `a`
+  // (netlist_gen/activation.hpp; M is never formed in the circuit), and `ou` simulates that
+  // circuit's twin. Default: validate `a`, form M and call solve() / inverse().
+  virtual Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                                     double damping = 0.0);
+  virtual Solution inverse_activations(const Eigen::MatrixXd& a, double damping = 0.0);
+  // Many systems, one Solution each, in the order of `requests`. A backend may batch or spread
+  // the work; the default calls solve / inverse / solve_activations / inverse_activations once
+  // per request, in order. Throws InputError for a bad request (prefixed with its label, when
+  // it has one), like the single calls.
+  virtual std::vector<Solution> solve_all(const std::vector<SolveRequest>& requests);
+
+  // Throws InputError for an unknown backend name (listing the known ones).
+  static std::unique_ptr<LinearSolver> create(const SolverOptions& options);
+  // The registered backends, in registration order: cholesky, cg, then those registered later
+  // (register_backend in registry.hpp; cosim::register_backends() adds spice and ou).
+  static std::vector<std::string> backends();
+};
+
+// The checks every backend makes before solving: m square, finite, symmetric and positive
+// definite after damping (message naming "matrix"), b with m's row count and finite (naming
+// "right-hand side"). Throws InputError.
+void check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping);
+
+}  // namespace tkfac::solver

@@ -1,0 +1,27 @@
+#pragma once
+// The registry LinearSolver::create looks backends up in, by name.
+//
+//   tkfac::solver::register_backend("lu", [](const tkfac::solver::SolverOptions& o) {
+//     return std::make_unique<MyLuSolver>(o);   // a LinearSolver, `final`
+//   });
+//   auto s = tkfac::solver::LinearSolver::create({.backend = "lu"});
+//
+// The digital backends (cholesky, cg) are always there. Register from a function the program
+// calls (as tkfac::cosim::register_backends() does), not from a static initializer in a static
+// library: the linker drops an object file nothing refers to, and its registration with it.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tkfac/solver/linear_solver.hpp"
+
+namespace tkfac::solver {
+
+// Makes a backend from validated options.
+using BackendFactory = std::function<std::unique_ptr<LinearSolver>(const SolverOptions&)>;
+
+// Adds `name` (at the end of LinearSolver::backends()); registering a name again replaces its
+// factory and keeps its place, so registering twice is harmless. Thread-safe.
+void register_backend(const std::string& name, BackendFactory factory);
+
+}  // namespace tkfac::solver

@@ -1,0 +1,54 @@
+#pragma once
+// Options of thermodynamic solves (noisy sampling, finite analog time, warm starts), shared by
+// the circuit backends `ou` and `spice` (registered by cosim). They live in the solver part so
+// that SolverOptions, and every program that configures a solver, need no simulator.
+//
+//   tkfac::solver::SolverOptions o;            // linear_solver.hpp
+//   o.backend = "ou";
+//   o.netlist.noise_variance = 1e-4;           // beta^-1
+//   o.thermo.target_standard_error = 1e-3;     // the window is sized for it
+//   o.thermo.noise_shape = tkfac::solver::parse_noise_shape("held");
+#include <Eigen/Dense>
+#include <string>
+
+namespace tkfac::solver {
+
+// How the noise current varies between its samples.
+enum class NoiseShape {
+  white,  // the ideal SDE (continuous white noise): Cov(x) = beta^-1 M^-1 exactly
+  held,   // piecewise constant over each noise sample time NT (the netlists' TRRANDOM sources)
+};
+
+// Options of thermodynamic solves, shared by the `ou` and `spice` backends. Times are analog
+// seconds unless stated otherwise.
+struct ThermoOptions {
+  // Discarded after the start, before the averaging window. < 0: automatic,
+  // predicted_tau * ln(1 / target_rel_error) of the netlist options (the start transient decays
+  // by that factor).
+  double burn_in = -1.0;
+  // Averaged after the burn-in. 0: automatic, from target_standard_error if set, else
+  // 100 predicted_tau.
+  double window = 0.0;
+  // Largest standard error of the mean (units of the unknowns) the automatic window aims at.
+  double target_standard_error = 0.0;
+  // > 0: finite-time mode, the state at this analog time in units of R C (noiseless: the
+  // deterministic relaxation; noisy: one sample of it). 0: off.
+  double analog_time = 0.0;
+  // Start state: "cold" (all zero) or "warm" (warm_start, in units of the unknowns).
+  std::string start = "cold";
+  Eigen::VectorXd warm_start;
+  // inverse(): "covariance" (sample covariance of a noisy run / beta^-1, Method 1 of the paper),
+  // "unit_rhs" (solves with the columns of the identity), or "auto" (covariance with noise,
+  // unit_rhs without).
+  std::string inverse_method = "auto";
+  // ou only: the noise the twin simulates. `held` reproduces the netlist's noise exactly at its
+  // sample times; `white` is the ideal SDE.
+  NoiseShape noise_shape = NoiseShape::white;
+
+  // Throws InputError naming the option (--burn-in, --window, ...).
+  void validate() const;
+};
+
+NoiseShape parse_noise_shape(const std::string& text, const std::string& option = "--noise-shape");
+
+}  // namespace tkfac::solver

@@ -1,0 +1,86 @@
+#include "tkfac/solver/linear_solver.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/activation.hpp"
+
+namespace tkfac::solver {
+
+void SolverOptions::validate() const {
+  bool known = false;
+  for (const auto& b : LinearSolver::backends()) known = known || b == backend;
+  if (!known) {
+    throw InputError(fmt::format("--backend: unknown solver '{}', expected one of: {}", backend,
+                                 fmt::join(LinearSolver::backends(), ", ")));
+  }
+  if (!(cg_tolerance > 0.0) || !std::isfinite(cg_tolerance)) {
+    throw InputError(fmt::format("--cg-tolerance: {} is not a positive number", cg_tolerance));
+  }
+  if (cg_max_iterations < 0) {
+    throw InputError(
+        fmt::format("--cg-max-iterations: {} is negative (0 means 10 n)", cg_max_iterations));
+  }
+  netlist.validate();
+  thermo.validate();
+}
+
+void check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) {
+  netlist_gen::validate_spd(m, damping, "matrix");
+  if (b.rows() != m.rows()) {
+    throw InputError(fmt::format("right-hand side: has {} rows, expected {} (the matrix size)",
+                                 b.rows(), m.rows()));
+  }
+  if (!b.allFinite()) throw InputError("right-hand side: contains NaN or Inf");
+}
+
+Solution LinearSolver::inverse(const Eigen::MatrixXd& m, double damping) {
+  return solve(m, Eigen::MatrixXd::Identity(m.rows(), m.cols()), damping);
+}
+
+Solution LinearSolver::solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
+                                         double damping) {
+  netlist_gen::validate_activations(a, damping, "activations");
+  return solve(netlist_gen::activation_matrix(a), b, damping);
+}
+
+Solution LinearSolver::inverse_activations(const Eigen::MatrixXd& a, double damping) {
+  netlist_gen::validate_activations(a, damping, "activations");
+  return inverse(netlist_gen::activation_matrix(a), damping);
+}
+
+namespace {
+
+Solution solve_one(LinearSolver& solver, const SolveRequest& r) {
+  const bool from_array = r.activations.size() != 0;
+  if (from_array && r.matrix.size() != 0) {
+    throw InputError("request: has both a matrix and activations, expected one of them");
+  }
+  if (r.kind == SolveRequest::Kind::inverse) {
+    return from_array ? solver.inverse_activations(r.activations, r.damping)
+                      : solver.inverse(r.matrix, r.damping);
+  }
+  return from_array ? solver.solve_activations(r.activations, r.rhs, r.damping)
+                    : solver.solve(r.matrix, r.rhs, r.damping);
+}
+
+}  // namespace
+
+std::vector<Solution> LinearSolver::solve_all(const std::vector<SolveRequest>& requests) {
+  std::vector<Solution> out;
+  out.reserve(requests.size());
+  for (const SolveRequest& r : requests) {
+    try {
+      out.push_back(solve_one(*this, r));
+    } catch (const InputError& e) {
+      // Which of a step's many systems was bad is the first thing a reader needs.
+      if (r.label.empty()) throw;
+      throw InputError(fmt::format("{}: {}", r.label, e.what()));
+    }
+  }
+  return out;
+}
+
+}  // namespace tkfac::solver
