@@ -18,7 +18,9 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "tkfac/core/option_table.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 
 namespace tkfac::cosim {
@@ -55,11 +57,17 @@ struct ThermoOptions {
   // sample times; `white` is the ideal SDE.
   NoiseShape noise_shape = NoiseShape::white;
 
-  // Throws InputError naming the option (--burn-in, --window, ...).
+  // Throws InputError naming the flag and what was expected: the table's checks, then
+  // the checks across fields.
   void validate() const;
 };
 
 NoiseShape parse_noise_shape(const std::string& text, const std::string& option = "--noise-shape");
+std::string_view to_string(NoiseShape shape);
+
+// The description of every ThermoOptions field but warm_start (a per-solve vector): JSON key,
+// flag, help and check (src/thermo_options.cpp). CLI, checkpoints and validate() use it.
+const options::OptionTable<ThermoOptions>& thermo_option_table();
 
 // The SDE of one netlist, in its own units (node volts, analog seconds).
 struct ThermoModel {
