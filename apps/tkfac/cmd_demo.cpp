@@ -38,8 +38,8 @@ struct DemoArgs {
   // The options above count as given (train would otherwise keep the optimizer's defaults).
   static bool preset(const char* name) {
     const std::string n = name;
-    return n == "--compare" || n == "--steps" || n == "--inverse-interval" || n == "--log" ||
-           n == "--plot";
+    return n == "--compare" || n == "--steps" || n == "--log" || n == "--plot" ||
+           n == options::flag_of(kf::kfac_option_table(), "inverse_update_interval");
   }
 };
 

@@ -57,10 +57,10 @@ struct Field {
   using Member = std::variant<double S::*, int S::*, unsigned S::*, std::uint64_t S::*, bool S::*,
                               std::string S::*>;
   std::string name;  // JSON key (the member's name)
-  std::string flag;  // "--resistance"; empty: no flag of its own (set by the program)
+  std::string flag;  // "--rate"; empty: no flag of its own (set by the program)
   std::string help;
-  // true: the flag also sets other structs' fields (e.g. --lr sets every optimizer's rate), so
-  // the command adds it itself; the table still names it in messages.
+  // true: the flag also sets other structs' fields (e.g. a learning rate every optimizer takes),
+  // so the command adds it itself; the table still names it in messages.
   bool shared_flag = false;
   Member member{};  // plain fields; for enums, unused (text access below)
   // Enums: the value as text and back (parse throws InputError naming `option`).
@@ -182,6 +182,15 @@ void check(const OptionTable<S>& table, const S& s) {
       throw InputError(fmt::format("{} = {}: expected {}", f.label(), f.text(s), f.check.expected));
     }
   }
+}
+
+// The flag of the field called `name` (InputError if the table has none: a programming slip).
+template <class S>
+const std::string& flag_of(const OptionTable<S>& table, const std::string& name) {
+  for (const Field<S>& f : table) {
+    if (f.name == name) return f.flag;
+  }
+  throw InputError(fmt::format("no option field '{}'", name));
 }
 
 // Copies the fields for which `pick(field)` holds from `from` to `to` (e.g. the options a user
