@@ -30,7 +30,7 @@ struct DemoArgs {
     TrainArgs t;
     t.compare = "adam,kfac:cholesky,kfac:spice";
     t.steps = 400;
-    t.inverse_interval = 10;
+    t.kfac.inverse_update_interval = 10;
     t.log = "tkfac-demo-training.csv";
     t.plot = "tkfac-demo-training.png";
     return t;
@@ -38,8 +38,8 @@ struct DemoArgs {
   // The options above count as given (train would otherwise keep the optimizer's defaults).
   static bool preset(const char* name) {
     const std::string n = name;
-    return n == "--compare" || n == "--steps" || n == "--inverse-interval" || n == "--log" ||
-           n == "--plot";
+    return n == "--compare" || n == "--steps" || n == "--log" || n == "--plot" ||
+           n == options::flag_of(kf::kfac_option_table(), "inverse_update_interval");
   }
 };
 
@@ -70,7 +70,8 @@ void run_solve_demo(const DemoArgs& a) {
   for (const Row& row : rows) {
     solver::SolverOptions opt;
     opt.backend = row.backend;
-    opt.netlist = a.train.circuit.resolve();  // the user's circuit options (R, C, gain, ...)
+    opt.netlist = a.train.kfac.solver.netlist;  // the user's circuit options (R, C, gain, ...)
+    opt.netlist.validate();
     opt.netlist.encoding = row.encoding;
     const solver::Solution s = solver::LinearSolver::create(opt)->solve(m, b);
     const bool circuit = row.backend == "spice";

@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "inputs.hpp"
+#include "option_cli.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
 #include "tkfac/core/error.hpp"
@@ -261,17 +262,11 @@ void register_relax(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--eps", args->eps, "relative errors whose reaching time is measured")
       ->capture_default_str();
-  cmd->add_option("--resistance", args->circuit.resistance, "R in ohms")->capture_default_str();
-  cmd->add_option("--capacitance", args->circuit.capacitance, "C in farads")->capture_default_str();
-  cmd->add_option("--opamp-gain", args->circuit.opamp_gain, "integrator op-amp gain")
-      ->capture_default_str();
-  cmd->add_option("--max-step", args->circuit.max_step,
-                  "largest simulator step, seconds (0: tau / 20)")
-      ->capture_default_str();
-  cmd->add_option("--sim-time", args->circuit.sim_time,
-                  "simulated seconds (0: tau (ln(1/min eps) + ln 10))")
-      ->capture_default_str();
-  cmd->add_option("--noise-variance", args->circuit.noise_variance, "must be 0 (noiseless)");
+  // The circuit options relax uses (there max step 0 means tau / 20, sim time 0 means
+  // tau (ln(1/min eps) + ln 10), and the noise variance must be 0).
+  add_table_options(cmd, netlist_gen::netlist_option_table(), args->circuit, "",
+                    {"resistance", "capacitance", "opamp_gain", "max_step", "sim_time",
+                     "noise_variance"});
   cmd->add_option("--csv", args->csv, "table to write (CSV)");
   cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted");
   cmd->callback([args] { run_relax(*args); });

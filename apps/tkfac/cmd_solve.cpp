@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "netlist_options.hpp"
+#include "option_cli.hpp"
 #include "thermo_options.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
@@ -85,11 +86,7 @@ void register_solve(CLI::App& app) {
   cmd->add_option("--rhs,-b", args->rhs, "right-hand sides B (CSV, one column each)")->required();
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
   cmd->add_option("--backend", args->solver.backend, "cholesky | cg | spice | ou")->capture_default_str();
-  cmd->add_option("--cg-tolerance", args->solver.cg_tolerance, "cg: relative residual to reach")
-      ->capture_default_str();
-  cmd->add_option("--cg-max-iterations", args->solver.cg_max_iterations,
-                  "cg: iteration cap per column (0: 10 n)")
-      ->capture_default_str();
+  add_table_options(cmd, solver::solver_option_table(), args->solver);
   cmd->add_option("--output,-o", args->output, "solution X to write (CSV)");
   args->circuit.add_to(cmd);
   args->circuit.add_seed_alias(cmd);

@@ -11,7 +11,7 @@
 
 #include "commands.hpp"
 #include "train.hpp"
-#include "netlist_options.hpp"
+#include "option_cli.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
 #include "tkfac/core/error.hpp"
@@ -45,29 +45,15 @@ void apply_optimizer_args(kf::OptimizerConfig& c, const TrainArgs& a,
   if (given("--beta2")) c.adam.beta2 = a.beta2;
   if (given("--epsilon")) c.adam.epsilon = a.epsilon;
   auto& k = c.kfac;
-  if (given("--damping")) k.damping = a.damping;
-  if (given("--damping-scheme")) k.damping_scheme = kf::parse_damping_scheme(a.damping_scheme);
-  if (given("--ema-decay")) k.ema_decay = a.ema_decay;
-  if (given("--ema-init")) k.ema_init = kf::parse_ema_init(a.ema_init);
-  if (given("--factor-interval")) k.factor_update_interval = a.factor_interval;
-  if (given("--inverse-interval")) k.inverse_update_interval = a.inverse_interval;
-  if (given("--method")) k.method = kf::parse_kfac_method(a.method);
-  if (given("--kl-clip")) k.kl_clip = a.kl_clip;
-  if (given("--fisher")) k.fisher = kf::parse_fisher_type(a.fisher);
-  if (given("--bias")) k.bias = kf::parse_bias_mode(a.bias);
   if (given("--seed")) k.seed = a.seed;
-  if (given("--solver")) k.solver.backend = a.solver.backend;
-  if (given("--cg-tolerance")) k.solver.cg_tolerance = a.solver.cg_tolerance;
-  if (given("--cg-max-iterations")) k.solver.cg_max_iterations = a.solver.cg_max_iterations;
-  for (const char* o : {"--encoding", "--resistance", "--capacitance", "--opamp-gain",
-                        "--gain-compensation", "--scaling", "--input-full-scale", "--sim-time",
-                        "--target-error", "--noise-variance", "--noise-sample-time",
-                        "--noise-seed", "--max-step"}) {
-    if (given(o)) {
-      k.solver.netlist = a.circuit.resolve();
-      break;
-    }
-  }
+  if (given("--solver")) k.solver.backend = a.kfac.solver.backend;
+  // Every table option the user gave, and only those.
+  const auto pick = given_fields(given);
+  options::copy_fields(kf::kfac_option_table(), a.kfac, k, pick);
+  options::copy_fields(solver::solver_option_table(), a.kfac.solver, k.solver, pick);
+  options::copy_fields(netlist_gen::netlist_option_table(), a.kfac.solver.netlist,
+                       k.solver.netlist, pick);
+  options::copy_fields(solver::thermo_option_table(), a.kfac.solver.thermo, k.solver.thermo, pick);
 }
 
 double mean_of_last(const std::vector<kf::StepRecord>& r, std::size_t n) {
@@ -457,48 +443,15 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--beta2", a->beta2, "adam")->capture_default_str()->group("Optimizer");
   cmd->add_option("--epsilon", a->epsilon, "adam")->capture_default_str()->group("Optimizer");
 
-  cmd->add_option("--damping", a->damping, "kfac: lambda")->capture_default_str()->group("K-FAC");
-  cmd->add_option("--damping-scheme", a->damping_scheme,
-                  "kfac: pi | tikhonov (lambda_A = lambda_G = sqrt(lambda))")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--ema-decay", a->ema_decay, "kfac: beta in A <- beta A + (1-beta) A_batch")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--ema-init", a->ema_init, "kfac: first-batch | zero (ASDL)")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--factor-interval", a->factor_interval, "kfac: steps between factor updates")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--inverse-interval", a->inverse_interval,
-                  "kfac: steps between inverse refreshes (method inverse)")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--method", a->method,
-                  "kfac: inverse (1: invert factors) | solve (2: fresh linear solves)")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--kl-clip", a->kl_clip, "kfac: KL clipping bound (0: off)")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--fisher", a->fisher, "kfac: empirical | mc (labels sampled from the model)")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--bias", a->bias, "kfac: folded (Eq. 4, ones entry in A) | separate (ASDL)")
-      ->capture_default_str()
-      ->group("K-FAC");
-  cmd->add_option("--solver", a->solver.backend,
+  add_table_options(cmd, kf::kfac_option_table(), a->kfac, "K-FAC");
+  cmd->add_option("--solver", a->kfac.solver.backend,
                   "kfac: factor solver backend: cholesky | cg | spice ...")
       ->capture_default_str()
       ->group("Solver");
-  cmd->add_option("--cg-tolerance", a->solver.cg_tolerance, "cg: relative residual")
-      ->capture_default_str()
-      ->group("Solver");
-  cmd->add_option("--cg-max-iterations", a->solver.cg_max_iterations, "cg: iteration cap (0: 10 n)")
-      ->capture_default_str()
-      ->group("Solver");
-  a->circuit.add_to(cmd);
+  add_table_options(cmd, solver::solver_option_table(), a->kfac.solver, "Solver");
+  add_table_options(cmd, netlist_gen::netlist_option_table(), a->kfac.solver.netlist, "Circuit");
+  add_table_options(cmd, solver::thermo_option_table(), a->kfac.solver.thermo,
+                    "Thermodynamic solves");
 
   cmd->add_option("--batch-size", a->batch_size, "examples per step")
       ->capture_default_str()

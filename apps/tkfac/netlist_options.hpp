@@ -1,5 +1,6 @@
 #pragma once
-// Command-line options shared by the subcommands that build circuits (netlist, solve, ...).
+// Command-line options shared by the subcommands that build circuits (netlist, solve, ...):
+// every NetlistOptions field with a flag, from netlist_gen::netlist_option_table().
 #include <CLI/CLI.hpp>
 #include <string>
 
@@ -8,16 +9,13 @@
 namespace tkfac::cli {
 
 struct CircuitArgs {
-  std::string encoding = "behavioral";
-  std::string scaling = "max_entry";
   netlist_gen::NetlistOptions options;
 
-  // Adds --encoding, --resistance, --capacitance, --opamp-gain, --gain-compensation, --scaling, --input-full-scale,
-  // --sim-time, --target-error, --noise-variance, --noise-sample-time, --noise-seed and --max-step to `cmd`.
-  void add_to(CLI::App* cmd);
-  // Adds --seed as another name of --noise-seed (for subcommands without a seed of their own).
+  // Adds the circuit options of the table to `cmd` (in `group`, if not empty).
+  void add_to(CLI::App* cmd, const std::string& group = "");
+  // Adds --seed as another name of the noise seed (for subcommands without a seed of their own).
   void add_seed_alias(CLI::App* cmd);
-  // Parses the strings into `options` and validates it (InputError naming the option).
+  // `options`, validated (InputError naming the option).
   netlist_gen::NetlistOptions resolve() const;
 };
 

@@ -4,39 +4,20 @@
 
 #include <ostream>
 
+#include "option_cli.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
 
 namespace tkfac::cli {
 
-void ThermoArgs::add_to(CLI::App* cmd) {
-  cmd->add_option("--burn-in", options.burn_in,
-                  "analog seconds discarded before averaging (< 0: tau ln(1/target-error))")
-      ->capture_default_str();
-  cmd->add_option("--window", options.window,
-                  "analog seconds averaged after the burn-in (0: from --target-standard-error, "
-                  "else 100 tau; with --sim-time: the rest of the run)")
-      ->capture_default_str();
-  cmd->add_option("--target-standard-error", options.target_standard_error,
-                  "standard error of the mean the automatic window aims at (0: unused)")
-      ->capture_default_str();
-  cmd->add_option("--analog-time", options.analog_time,
-                  "return the state at this analog time, in units of R C (0: off)")
-      ->capture_default_str();
-  cmd->add_option("--start", options.start, "start state: cold (zero) | warm (--warm-start)")
-      ->capture_default_str();
-  cmd->add_option("--warm-start", warm_start_file, "start state x0 (CSV column) for --start warm");
-  cmd->add_option("--inverse-method", options.inverse_method,
-                  "auto | covariance (noisy run, Method 1) | unit_rhs (noiseless unit inputs)")
-      ->capture_default_str();
-  cmd->add_option("--noise-shape", noise_shape,
-                  "ou only: white (ideal SDE) | held (the circuit's noise, exactly)")
-      ->capture_default_str();
+void ThermoArgs::add_to(CLI::App* cmd, const std::string& group) {
+  add_table_options(cmd, solver::thermo_option_table(), options, group);
+  // A file, not an option value: read by resolve() into options.warm_start.
+  cmd->add_option("--warm-start", warm_start_file, "start state x0 (CSV column); makes the start warm");
 }
 
 solver::ThermoOptions ThermoArgs::resolve(Eigen::Index n) const {
   solver::ThermoOptions o = options;
-  o.noise_shape = solver::parse_noise_shape(noise_shape, "--noise-shape");
   if (!warm_start_file.empty()) {
     const Eigen::MatrixXd w = read_csv_matrix(warm_start_file);
     if (w.cols() != 1 || w.rows() != n) {

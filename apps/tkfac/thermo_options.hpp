@@ -1,6 +1,7 @@
 #pragma once
-// Command-line options of thermodynamic solves (burn-in, window, finite analog time, warm
-// start, inverse method) and the report lines every thermodynamic result prints.
+// Command-line options of thermodynamic solves (every ThermoOptions field with a flag, from
+// solver::thermo_option_table(), plus the warm start's file) and the report lines every
+// thermodynamic result prints.
 #include <CLI/CLI.hpp>
 #include <iosfwd>
 #include <string>
@@ -12,11 +13,9 @@ namespace tkfac::cli {
 struct ThermoArgs {
   solver::ThermoOptions options;
   std::string warm_start_file;
-  std::string noise_shape = "white";
 
-  // Adds --burn-in, --window, --target-standard-error, --analog-time, --start, --warm-start,
-  // --inverse-method and --noise-shape to `cmd`.
-  void add_to(CLI::App* cmd);
+  // Adds the table's options and --warm-start to `cmd` (in `group`, if not empty).
+  void add_to(CLI::App* cmd, const std::string& group = "");
   // Reads the warm start (n entries) and validates (InputError naming the option).
   solver::ThermoOptions resolve(Eigen::Index n) const;
 };

@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "netlist_options.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 #include "tkfac/kfac/adam.hpp"
 #include "tkfac/kfac/dataset.hpp"
 #include "tkfac/kfac/kfac_optimizer.hpp"
@@ -31,17 +31,9 @@ struct TrainArgs {
   double weight_decay = 0.0;
   double beta1 = kf::AdamOptions{}.beta1, beta2 = kf::AdamOptions{}.beta2,
          epsilon = kf::AdamOptions{}.epsilon;
-  double damping = kf::KfacOptions{}.damping;
-  std::string damping_scheme = "pi";
-  double ema_decay = kf::KfacOptions{}.ema_decay;
-  std::string ema_init = "first-batch";
-  int factor_interval = 1, inverse_interval = 1;
-  std::string method = "inverse";
-  double kl_clip = 0.0;
-  std::string fisher = "empirical";
-  std::string bias = "folded";
-  solver::SolverOptions solver;
-  CircuitArgs circuit;
+  // K-FAC, its solver, circuit and thermodynamic options, bound through their option tables
+  // (the shared --lr, --momentum, --weight-decay and --seed above and below are not).
+  kf::KfacOptions kfac;
   // loop
   int batch_size = 64;
   long steps = 0;

@@ -246,65 +246,6 @@ std::string_view to_string(Scaling scaling) {
   return "unknown";
 }
 
-void NetlistOptions::validate() const {
-  auto positive = [](double v, const char* field, const char* what) {
-    if (!(std::isfinite(v) && v > 0.0)) {
-      throw InputError(fmt::format("{} = {}: expected {}", field, v, what));
-    }
-  };
-  if (encoding != Encoding::behavioral && encoding != Encoding::integrator &&
-      encoding != Encoding::activation) {
-    throw InputError("encoding: expected behavioral, integrator or activation");
-  }
-  if (scaling != Scaling::max_entry && scaling != Scaling::none) {
-    throw InputError("scaling: expected max_entry or none");
-  }
-  positive(resistance, "resistance", "a finite resistance > 0 ohms");
-  positive(capacitance, "capacitance", "a finite capacitance > 0 farads");
-  positive(opamp_gain, "opamp_gain", "a finite op-amp gain > 0");
-  positive(input_full_scale, "input_full_scale", "a finite full scale > 0");
-  if (!(std::isfinite(damping) && damping >= 0.0)) {
-    throw InputError(fmt::format("damping = {}: expected a finite damping >= 0", damping));
-  }
-  if (!(std::isfinite(sim_time) && sim_time >= 0.0)) {
-    throw InputError(fmt::format(
-        "sim_time = {}: expected a finite time >= 0 seconds (0: derived from the relaxation time)",
-        sim_time));
-  }
-  if (!(target_rel_error > 0.0 && target_rel_error < 1.0)) {
-    throw InputError(
-        fmt::format("target_rel_error = {}: expected a relative error strictly between 0 and 1",
-                    target_rel_error));
-  }
-  if (!(std::isfinite(noise_variance) && noise_variance >= 0.0)) {
-    throw InputError(
-        fmt::format("noise_variance (--noise-variance) = {}: expected a finite variance >= 0 (0: no "
-                    "noise)",
-                    noise_variance));
-  }
-  if (!(std::isfinite(noise_sample_time) && noise_sample_time >= 0.0)) {
-    throw InputError(fmt::format(
-        "noise_sample_time (--noise-sample-time) = {}: expected a finite time >= 0 seconds (0: "
-        "automatic)",
-        noise_sample_time));
-  }
-  if (!(std::isfinite(max_step) && max_step >= 0.0)) {
-    throw InputError(fmt::format(
-        "max_step (--max-step) = {}: expected a finite time >= 0 seconds (0: automatic)",
-        max_step));
-  }
-  if (noise_variance > 0.0 && max_step > 0.0 && noise_sample_time > 0.0 &&
-      max_step > noise_sample_time) {
-    throw InputError(fmt::format(
-        "max_step (--max-step) = {}: larger than the noise sample time {} (--noise-sample-time); "
-        "expected a maximum time step <= the noise sample time",
-        max_step, noise_sample_time));
-  }
-  if (!initial_state.allFinite()) {
-    throw InputError("initial_state (--warm-start): expected finite numbers");
-  }
-}
-
 void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& name) {
   if (m.rows() != m.cols() || m.rows() == 0) {
     throw InputError(

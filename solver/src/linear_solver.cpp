@@ -9,24 +9,6 @@
 
 namespace tkfac::solver {
 
-void SolverOptions::validate() const {
-  bool known = false;
-  for (const auto& b : LinearSolver::backends()) known = known || b == backend;
-  if (!known) {
-    throw InputError(fmt::format("--backend: unknown solver '{}', expected one of: {}", backend,
-                                 fmt::join(LinearSolver::backends(), ", ")));
-  }
-  if (!(cg_tolerance > 0.0) || !std::isfinite(cg_tolerance)) {
-    throw InputError(fmt::format("--cg-tolerance: {} is not a positive number", cg_tolerance));
-  }
-  if (cg_max_iterations < 0) {
-    throw InputError(
-        fmt::format("--cg-max-iterations: {} is negative (0 means 10 n)", cg_max_iterations));
-  }
-  netlist.validate();
-  thermo.validate();
-}
-
 void check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) {
   netlist_gen::validate_spd(m, damping, "matrix");
   if (b.rows() != m.rows()) {

@@ -1,51 +1,58 @@
-#include "tkfac/solver/thermo_options.hpp"
-
+// The description of ThermoOptions (one line per field) and its validation.
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "tkfac/core/error.hpp"
+#include "tkfac/solver/thermo_options.hpp"
 
 namespace tkfac::solver {
 
+const options::OptionTable<ThermoOptions>& thermo_option_table() {
+  using namespace tkfac::options;
+  using O = ThermoOptions;
+  static const OptionTable<O> table = {
+      field("burn_in", "--burn-in", &O::burn_in,
+            "analog seconds discarded before averaging (< 0: tau ln(1/target-error))",
+            finite("a finite time in seconds (< 0: automatic)")),
+      field("window", "--window", &O::window,
+            "analog seconds averaged after the burn-in (0: from the target standard error, else "
+            "100 tau; with a simulated time given: the rest of the run)",
+            non_negative("a finite time >= 0 seconds (0: automatic)")),
+      field("target_standard_error", "--target-standard-error", &O::target_standard_error,
+            "standard error of the mean the automatic window aims at (0: unused)",
+            non_negative("a finite number >= 0 (0: unused)")),
+      field("analog_time", "--analog-time", &O::analog_time,
+            "return the state at this analog time, in units of R C (0: off)",
+            non_negative("a finite time >= 0 in units of R C (0: off)")),
+      choice_field("start", "--start", &O::start, {"cold", "warm"},
+                   "start state: cold (zero) | warm (from the warm start file)"),
+      choice_field("inverse_method", "--inverse-method", &O::inverse_method,
+                   {"auto", "covariance", "unit_rhs"},
+                   "auto | covariance (noisy run, Method 1) | unit_rhs (noiseless unit inputs)"),
+      enum_field(
+          "noise_shape", "--noise-shape", &O::noise_shape,
+          [](const std::string& t, const std::string& o) { return parse_noise_shape(t, o); },
+          [](NoiseShape s) { return to_string(s); }, {"white", "held"},
+          "ou only: white (ideal SDE) | held (the circuit's noise, exactly)"),
+  };
+  return table;
+}
+
 void ThermoOptions::validate() const {
-  if (!std::isfinite(burn_in)) {
-    throw InputError(
-        fmt::format("--burn-in: {} is not a finite time (seconds; < 0: automatic)", burn_in));
-  }
-  if (!(std::isfinite(window) && window >= 0.0)) {
-    throw InputError(
-        fmt::format("--window: {} is not a finite time >= 0 seconds (0: automatic)", window));
-  }
-  if (!(std::isfinite(target_standard_error) && target_standard_error >= 0.0)) {
-    throw InputError(
-        fmt::format("--target-standard-error: {} is not a finite number >= 0 (0: unused)",
-                    target_standard_error));
-  }
-  if (!(std::isfinite(analog_time) && analog_time >= 0.0)) {
-    throw InputError(fmt::format(
-        "--analog-time: {} is not a finite time >= 0 in units of R C (0: off)", analog_time));
-  }
-  if (start != "cold" && start != "warm") {
-    throw InputError(fmt::format("--start: '{}' is not cold or warm", start));
-  }
+  options::check(thermo_option_table(), *this);
   if (start == "warm" && warm_start.size() == 0) {
     throw InputError("--start: warm needs a start vector (--warm-start FILE)");
   }
   if (!warm_start.allFinite()) throw InputError("--warm-start: contains NaN or Inf");
-  if (inverse_method != "covariance" && inverse_method != "unit_rhs" && inverse_method != "auto") {
-    throw InputError(
-        fmt::format("--inverse-method: '{}' is not auto, covariance or unit_rhs", inverse_method));
-  }
-  if (noise_shape != NoiseShape::white && noise_shape != NoiseShape::held) {
-    throw InputError("--noise-shape: expected white or held");
-  }
 }
 
 NoiseShape parse_noise_shape(const std::string& text, const std::string& option) {
   if (text == "white") return NoiseShape::white;
   if (text == "held") return NoiseShape::held;
   throw InputError(fmt::format("{}: '{}' is not white or held", option, text));
+}
+
+std::string_view to_string(NoiseShape shape) {
+  return shape == NoiseShape::white ? "white" : shape == NoiseShape::held ? "held" : "?";
 }
 
 }  // namespace tkfac::solver

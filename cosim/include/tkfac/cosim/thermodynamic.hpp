@@ -18,7 +18,9 @@
 #include <Eigen/Dense>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
+#include "tkfac/core/option_table.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/solver/thermo_options.hpp"
 

@@ -72,6 +72,11 @@ struct KfacOptions {
 
   void validate() const;  // throws InputError naming the option
 };
+// The description of KfacOptions' own fields (src/kfac_option_table.cpp); `solver` is
+// described by cosim's solver, netlist and thermo tables.
+const options::OptionTable<KfacOptions>& kfac_option_table();
+// {own fields, "solver": {backend, cg, "netlist": {...}, "thermo": {...}}}; reading keeps the
+// defaults of missing keys (older checkpoints).
 nlohmann::json to_json(const KfacOptions& options);
 KfacOptions kfac_options_from_json(const nlohmann::json& j);
 

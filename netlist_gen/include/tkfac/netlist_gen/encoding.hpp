@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "tkfac/core/option_table.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::netlist_gen {
@@ -62,9 +63,14 @@ struct NetlistOptions {
   // cold start (0 V).
   Eigen::VectorXd initial_state;
 
-  // Throws InputError naming the field and what was expected.
+  // Throws InputError naming the flag, the field and what was expected: the table's checks,
+  // then the checks across fields.
   void validate() const;
 };
+
+// The description of every NetlistOptions field but initial_state (a per-solve vector): its
+// JSON key, flag, help and check (src/netlist_options.cpp). CLI, checkpoints and validate() use it.
+const options::OptionTable<NetlistOptions>& netlist_option_table();
 
 // Checks that `m` is a usable matrix: square, finite, symmetric to 1e-12 relative, and positive
 // definite once `damping` is added. Throws InputError whose message starts with `name`.

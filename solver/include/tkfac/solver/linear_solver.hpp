@@ -39,6 +39,10 @@ struct SolverOptions {
   void validate() const;  // throws InputError naming the option
 };
 
+// The description of SolverOptions' own fields: backend (no flag of its own) and the cg options
+// (src/solver_options.cpp); `netlist` and `thermo` have their own tables.
+const options::OptionTable<SolverOptions>& solver_option_table();
+
 struct SolveReport {
   std::string backend;
   std::string method;  // how several right-hand sides were handled, etc.

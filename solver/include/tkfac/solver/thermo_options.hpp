@@ -10,6 +10,9 @@
 //   o.thermo.noise_shape = tkfac::solver::parse_noise_shape("held");
 #include <Eigen/Dense>
 #include <string>
+#include <string_view>
+
+#include "tkfac/core/option_table.hpp"
 
 namespace tkfac::solver {
 
@@ -45,10 +48,16 @@ struct ThermoOptions {
   // sample times; `white` is the ideal SDE.
   NoiseShape noise_shape = NoiseShape::white;
 
-  // Throws InputError naming the option (--burn-in, --window, ...).
+  // Throws InputError naming the flag and what was expected: the table's checks, then
+  // the checks across fields.
   void validate() const;
 };
 
 NoiseShape parse_noise_shape(const std::string& text, const std::string& option = "--noise-shape");
+std::string_view to_string(NoiseShape shape);
+
+// The description of every ThermoOptions field but warm_start (a per-solve vector): JSON key,
+// flag, help and check (src/thermo_options.cpp). CLI, checkpoints and validate() use it.
+const options::OptionTable<ThermoOptions>& thermo_option_table();
 
 }  // namespace tkfac::solver

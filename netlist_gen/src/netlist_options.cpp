@@ -1,0 +1,74 @@
+// The description of NetlistOptions (one line per field) and its validation.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
+
+namespace tkfac::netlist_gen {
+
+const options::OptionTable<NetlistOptions>& netlist_option_table() {
+  using namespace tkfac::options;
+  using O = NetlistOptions;
+  static const OptionTable<O> table = {
+      enum_field(
+          "encoding", "--encoding", &O::encoding, parse_encoding,
+          [](Encoding e) { return to_string(e); }, {"behavioral", "integrator", "activation"},
+          "circuit encoding: behavioral | integrator | activation (built from an activation "
+          "array: tkfac netlist --activations or --model)"),
+      field("resistance", "--resistance", &O::resistance, "R in ohms (unit conductance g0 = 1/R)",
+            positive("a finite resistance > 0 ohms")),
+      field("capacitance", "--capacitance", &O::capacitance, "C in farads (tau0 = R C)",
+            positive("a finite capacitance > 0 farads")),
+      field("opamp_gain", "--opamp-gain", &O::opamp_gain, "open-loop gain of the ideal op-amps",
+            positive("a finite op-amp gain > 0")),
+      field("gain_compensation", "--gain-compensation", &O::gain_compensation,
+            "integrator: trim the resistors for the finite op-amp gain (true | false)"),
+      enum_field(
+          "scaling", "--scaling", &O::scaling, parse_scaling,
+          [](Scaling s) { return to_string(s); }, {"max_entry", "none"},
+          "matrix/input scaling: max_entry | none"),
+      field("input_full_scale", "--input-full-scale", &O::input_full_scale,
+            "largest input (DAC volts) after scaling", positive("a finite full scale > 0")),
+      // No flag: `netlist` and `solve` take --damping per system, K-FAC per factor.
+      field("damping", "", &O::damping, "lambda added to the diagonal of M",
+            non_negative("a finite damping >= 0")),
+      field("sim_time", "--sim-time", &O::sim_time,
+            "simulated analog seconds (0: tau * ln(1/target-error) plus margin)",
+            non_negative(
+                "a finite time >= 0 seconds (0: derived from the relaxation time)")),
+      field("target_rel_error", "--target-error", &O::target_rel_error,
+            "relative error the default simulated time aims at",
+            open_unit_interval("a relative error strictly between 0 and 1")),
+      // Noise (thermodynamic solves): one held Gaussian noise current per unknown.
+      field("noise_variance", "--noise-variance", &O::noise_variance,
+            "beta^-1: x ~ N(M^-1 b, beta^-1 M^-1) at equilibrium (0: noiseless)",
+            non_negative("a finite variance >= 0 (0: no noise)")),
+      field("noise_sample_time", "--noise-sample-time", &O::noise_sample_time,
+            "seconds between noise samples NT (0: R C / (10 alpha_max))",
+            non_negative("a finite time >= 0 seconds (0: automatic)")),
+      field("noise_seed", "--noise-seed", &O::noise_seed,
+            "noise seed (.options seed): same seed, same samples"),
+      field("max_step", "--max-step", &O::max_step,
+            "largest simulator time step, seconds (0: automatic; with noise <= NT)",
+            non_negative("a finite time >= 0 seconds (0: automatic)")),
+  };
+  return table;
+}
+
+void NetlistOptions::validate() const {
+  options::check(netlist_option_table(), *this);
+  if (noise_variance > 0.0 && max_step > 0.0 && noise_sample_time > 0.0 &&
+      max_step > noise_sample_time) {
+    throw InputError(fmt::format(
+        "max_step (--max-step) = {}: larger than the noise sample time {} (--noise-sample-time); "
+        "expected a maximum time step <= the noise sample time",
+        max_step, noise_sample_time));
+  }
+  if (!initial_state.allFinite()) {
+    throw InputError("initial_state (the warm start): expected finite numbers");
+  }
+}
+
+}  // namespace tkfac::netlist_gen
