@@ -335,7 +335,7 @@ TEST_CASE("activation: noise into the summing nodes, sized and seeded as in the 
   }
   CHECK(c.count("I_n_pad") == 1);
   CHECK(contains(text, "\n.options seed=9\n"));
-  CHECK(act.counts.sources == 3 + 4);  // DACs, noise sources with the pad
+  CHECK(ng::count_components(act.circuit).sources == 3 + 4);  // DACs, noise sources with the pad
   // The header states the noise as the integrator's does, expected std included (from the SVD
   // of a here, from the inverse of M there).
   const auto line_with = [](const ng::Netlist& nl, const std::string& part) {

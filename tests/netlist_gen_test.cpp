@@ -21,6 +21,7 @@
 #include "test_util.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 #include "tkfac/netlist_gen/report.hpp"
@@ -67,6 +68,35 @@ int count_prefix(const std::string& text, const std::string& prefix) {
   int n = 0;
   for (const std::string& line : lines_of(text)) n += line.rfind(prefix, 0) == 0 ? 1 : 0;
   return n;
+}
+
+// The element cards of a rendered netlist, in order: every line after the title that is not a
+// comment (*) or a control line (.options, .tran, .meas, .end).
+std::vector<std::string> element_cards(const std::string& text) {
+  std::vector<std::string> out;
+  const std::vector<std::string> lines = lines_of(text);
+  for (std::size_t k = 1; k < lines.size(); ++k) {
+    const std::string& line = lines[k];
+    if (!line.empty() && line[0] != '*' && line[0] != '.') out.push_back(line);
+  }
+  return out;
+}
+
+// A card's whitespace-separated fields.
+std::vector<std::string> fields_of(const std::string& card) {
+  std::istringstream in(card);
+  std::vector<std::string> out;
+  for (std::string f; in >> f;) out.push_back(f);
+  return out;
+}
+
+// The double a card field spells, all of it (NaN if it is not one number).
+double number_of(const std::string& field) {
+  char* end = nullptr;
+  const double v = std::strtod(field.c_str(), &end);
+  return end == field.c_str() + field.size() && !field.empty()
+             ? v
+             : std::numeric_limits<double>::quiet_NaN();
 }
 
 // A file in the temporary directory, unique across the processes ctest runs in parallel, removed
@@ -330,10 +360,126 @@ TEST_CASE("netlist_gen: every header ends with the hardware report of its own el
       CHECK(std::vector<std::string>(at + 1, nl.header.end() - 1) == expected);
       CHECK(nl.header.back().empty());
       CHECK(contains(ng::to_spice(nl), "* Hardware report:\n*   encoding " + nl.encoding));
-      long cards = 0;
-      for (const std::string& e : nl.elements) cards += !e.empty() && e[0] != '*';
+      const long cards = static_cast<long>(element_cards(ng::to_spice(nl)).size());
       CHECK(ng::hardware_report(nl).elements == cards);
     }
+  }
+}
+
+TEST_CASE("netlist_gen: each element card renders one typed element, value exact, counts equal") {
+  // n = 3 (odd: the noise pad), negative and zero entries (inverters, missing elements).
+  Eigen::MatrixXd m(3, 3);
+  m << 3.1, -0.7, 0.0, -0.7, 2.3, 0.45, 0.0, 0.45, 1.7;
+  Eigen::VectorXd b(3);
+  b << 0.3, 0.0, -1.9;
+  Eigen::MatrixXd a(3, 4);  // the activation array: negative, zero and positive entries
+  a << 0.8, -0.3, 0.0, 1.1, 0.0, 0.6, -0.9, 0.2, -0.4, 0.0, 0.7, 0.5;
+  Eigen::VectorXd v0(3);
+  v0 << 0.25, 0.0, -0.6;
+  struct Case {
+    ng::Encoding encoding;
+    double noise;
+    bool warm;
+  };
+  std::vector<Case> cases;
+  for (const auto e :
+       {ng::Encoding::behavioral, ng::Encoding::integrator, ng::Encoding::activation}) {
+    cases.push_back({e, 0.0, false});
+    cases.push_back({e, 1e-3, false});
+    cases.push_back({e, 0.0, true});
+  }
+  for (const Case& c : cases) {
+    CAPTURE(ng::to_string(c.encoding));
+    CAPTURE(c.noise);
+    CAPTURE(c.warm);
+    ng::NetlistOptions o;
+    o.encoding = c.encoding;
+    o.noise_variance = c.noise;
+    o.damping = 0.05;
+    if (c.warm) o.initial_state = v0;
+    const ng::Netlist nl = c.encoding == ng::Encoding::activation
+                               ? ng::make_activation_netlist(a, b, o)
+                               : ng::make_netlist(m, b, o);
+    const std::string text = ng::to_spice(nl);
+    const std::vector<std::string> cards = element_cards(text);
+    const std::vector<const ng::Element*> elements = nl.circuit.all_elements();
+    REQUIRE(cards.size() == elements.size());
+    ng::ComponentCounts from_text;
+    int with_ic = 0, noise_cards = 0;
+    for (std::size_t k = 0; k < cards.size(); ++k) {
+      const ng::Element& e = *elements[k];
+      const std::vector<std::string> f = fields_of(cards[k]);
+      CAPTURE(cards[k]);
+      REQUIRE(f.size() >= 4);
+      CHECK(f[0] == e.name);
+      CHECK(f[1] == e.n_plus);
+      CHECK(f[2] == e.n_minus);
+      // The kind as SPICE reads it: the first letter, and the card's form.
+      switch (f[0][0]) {
+        case 'R':
+          CHECK(e.kind == ng::ElementKind::resistor);
+          REQUIRE(f.size() == 4);
+          CHECK(number_of(f[3]) == e.value);
+          ++from_text.resistors;
+          break;
+        case 'C':
+          CHECK(e.kind == ng::ElementKind::capacitor);
+          CHECK(number_of(f[3]) == e.value);
+          REQUIRE(f.size() == (e.initial_voltage ? 5u : 4u));
+          if (e.initial_voltage) {
+            REQUIRE(f[4].rfind("IC=", 0) == 0);
+            CHECK(number_of(f[4].substr(3)) == *e.initial_voltage);
+            ++with_ic;
+          }
+          ++from_text.capacitors;
+          break;
+        case 'G':
+        case 'E':
+          CHECK(e.kind == (f[0][0] == 'G' ? ng::ElementKind::vccs : ng::ElementKind::opamp));
+          REQUIRE(f.size() == 6);
+          CHECK(f[3] == e.c_plus);
+          CHECK(f[4] == e.c_minus);
+          CHECK(number_of(f[5]) == e.value);
+          ++(f[0][0] == 'G' ? from_text.controlled_sources : from_text.amplifiers);
+          break;
+        case 'V':
+        case 'I':
+          CHECK(f[3] == "dc");
+          if (contains(cards[k], "trrandom")) {
+            CHECK(e.kind == ng::ElementKind::noise_current);
+            REQUIRE(f.size() == 10);
+            CHECK(f[4] == "0");
+            CHECK(f[5] == "trrandom(2");
+            CHECK(number_of(f[6]) == e.sample_time);
+            CHECK(f[7] == "0");
+            CHECK(number_of(f[8]) == e.value);
+            CHECK(f[9] == "0)");
+            ++noise_cards;
+          } else {
+            CHECK(e.kind == (f[0][0] == 'V' ? ng::ElementKind::voltage_source
+                                            : ng::ElementKind::current_source));
+            REQUIRE(f.size() == 5);
+            CHECK(number_of(f[4]) == e.value);
+          }
+          ++from_text.sources;
+          break;
+        default:
+          FAIL("unexpected element card: " << cards[k]);
+      }
+    }
+    // Not vacuous: the variant's elements are there.
+    CHECK(with_ic == (c.warm ? 3 : 0));
+    CHECK(noise_cards == (c.noise > 0 ? 3 + 1 : 0));  // one per unknown, the pad for odd n
+    const ng::ComponentCounts counts = ng::count_components(nl.circuit);
+    CHECK(counts.resistors == from_text.resistors);
+    CHECK(counts.capacitors == from_text.capacitors);
+    CHECK(counts.amplifiers == from_text.amplifiers);
+    CHECK(counts.controlled_sources == from_text.controlled_sources);
+    CHECK(counts.sources == from_text.sources);
+    const ng::HardwareReport r = ng::hardware_report(nl);
+    CHECK(r.elements == static_cast<int>(cards.size()));
+    CHECK(r.counts.resistors == from_text.resistors);
+    CHECK(r.counts.sources == from_text.sources);
   }
 }
 
@@ -345,11 +491,12 @@ TEST_CASE("netlist_gen: element names and component counts of a sparse matrix") 
   ng::NetlistOptions o;
   const ng::Netlist beh = ng::make_netlist(m, b, o);
   const std::string bt = ng::to_spice(beh);
-  CHECK(beh.counts.capacitors == 4);
-  CHECK(beh.counts.controlled_sources == 10);
-  CHECK(beh.counts.sources == 4);
-  CHECK(beh.counts.resistors == 0);
-  CHECK(beh.counts.amplifiers == 0);
+  const ng::ComponentCounts bc = ng::count_components(beh.circuit);
+  CHECK(bc.capacitors == 4);
+  CHECK(bc.controlled_sources == 10);
+  CHECK(bc.sources == 4);
+  CHECK(bc.resistors == 0);
+  CHECK(bc.amplifiers == 0);
   CHECK(count_prefix(bt, "C_") == 4);
   CHECK(count_prefix(bt, "G_") == 10);
   CHECK(count_prefix(bt, "I_b_") == 4);
@@ -365,11 +512,12 @@ TEST_CASE("netlist_gen: element names and component counts of a sparse matrix") 
   o.encoding = ng::Encoding::integrator;
   const ng::Netlist itg = ng::make_netlist(m, b, o);
   const std::string it = ng::to_spice(itg);
-  CHECK(itg.counts.capacitors == 4);
-  CHECK(itg.counts.amplifiers == 8);          // 4 integrators + 4 inverters
-  CHECK(itg.counts.resistors == 10 + 4 + 8);  // array + inputs + inverter pairs
-  CHECK(itg.counts.sources == 4);
-  CHECK(itg.counts.controlled_sources == 0);
+  const ng::ComponentCounts ic = ng::count_components(itg.circuit);
+  CHECK(ic.capacitors == 4);
+  CHECK(ic.amplifiers == 8);          // 4 integrators + 4 inverters
+  CHECK(ic.resistors == 10 + 4 + 8);  // array + inputs + inverter pairs
+  CHECK(ic.sources == 4);
+  CHECK(ic.controlled_sources == 0);
   CHECK(count_prefix(it, "R_") == 22);
   CHECK(count_prefix(it, "E_") == 8);
   CHECK(contains(it, "\nC_1 s_1 o_1 1e-09\n"));
@@ -405,8 +553,9 @@ TEST_CASE("netlist_gen: element names and component counts of a sparse matrix") 
   Eigen::MatrixXd positive(2, 2);
   positive << 2, 0.5, 0.5, 1;
   const ng::Netlist pos = ng::make_netlist(positive, Eigen::VectorXd(), o);
-  CHECK(pos.counts.amplifiers == 2);
-  CHECK(pos.counts.resistors == 4 + 2);
+  const ng::ComponentCounts pc = ng::count_components(pos.circuit);
+  CHECK(pc.amplifiers == 2);
+  CHECK(pc.resistors == 4 + 2);
   CHECK_FALSE(contains(ng::to_spice(pos), "E_inv"));
   CHECK(pos.summary.rhs_scale == 1.0);  // no b: inputs at 0 V, s_b = 1
   CHECK(contains(ng::to_spice(pos), "\nV_dac_1 dac_1 0 dc 0\n"));

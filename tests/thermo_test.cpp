@@ -550,7 +550,7 @@ TEST_CASE("noisy netlist header states beta^-1, the sources, the expected std an
   CHECK(text.find("seed = 77") != std::string::npos);
   // (M^-1)_00 = 2/3: std sqrt(0.01 * 2/3) = 0.08165.
   CHECK(text.find("0.08165 0.08165") != std::string::npos);
-  CHECK(nl.counts.sources == 4);  // 2 inputs, 2 noise sources (even: no pad)
+  CHECK(ng::count_components(nl.circuit).sources == 4);  // 2 inputs, 2 noise sources (even: no pad)
 }
 
 TEST_CASE(

@@ -14,8 +14,7 @@
 namespace tkfac::netlist_gen {
 namespace {
 
-using detail::initial_condition;
-using detail::num;
+using detail::initial_voltage;
 using detail::rhs_scale;
 
 // Below this fraction of the largest eigenvalue an undamped a a^T / b counts as singular (a of
@@ -232,105 +231,102 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
     if (g.damping_from_neg[static_cast<std::size_t>(i)]) neg_row[static_cast<std::size_t>(i)] = true;
   }
 
-  auto& e = nl.elements;
-  ComponentCounts& count = nl.counts;
-  const std::string gain = num(options.opamp_gain);
-  const std::string r = num(options.resistance);
-  e.push_back("*");
-  e.push_back("* --- integrators: op-amp E_int_i (o_i = -A V(s_i)) with C_i from summing node s_i");
-  e.push_back("*     to output o_i; -C dV(o_i)/dt = current into s_i, and o_i is V_i");
+  Circuit& c = nl.circuit;
+  const double gain = options.opamp_gain;
+  const double r = options.resistance;
+  auto node = [](const char* prefix, Eigen::Index i) { return fmt::format("{}_{}", prefix, i); };
+  Block& integrators = c.add_block(
+      {"--- integrators: op-amp E_int_i (o_i = -A V(s_i)) with C_i from summing node s_i",
+       "    to output o_i; -C dV(o_i)/dt = current into s_i, and o_i is V_i"});
   for (Eigen::Index i = 0; i < n; ++i) {
     // Warm start: the capacitor holds V(s_i) - V(o_i) = -V0 (1 + A) / A (see encoding.cpp).
-    e.push_back(fmt::format("C_{} s_{} o_{} {}{}", i, i, i, num(options.capacitance),
-                            initial_condition(v0, i, -(1.0 + options.opamp_gain) /
-                                                         options.opamp_gain)));
-    e.push_back(fmt::format("E_int_{} o_{} 0 0 s_{} {}", i, i, i, gain));
-    ++count.capacitors;
-    ++count.amplifiers;
+    integrators.elements.push_back(
+        Element::capacitor(node("C", i), node("s", i), node("o", i), options.capacitance,
+                           initial_voltage(v0, i, -(1.0 + gain) / gain)));
+    integrators.elements.push_back(
+        Element::opamp(node("E_int", i), node("o", i), "0", node("s", i), gain));
   }
   if (std::find(neg_row.begin(), neg_row.end(), true) != neg_row.end()) {
-    e.push_back("*");
-    e.push_back("* --- inverters: neg_i = -V(o_i), op-amp E_inv_i with input and feedback resistors R");
-    e.push_back("*     (only for the rows i of a that hold a negative entry, or whose trim needs it)");
+    Block& inverters = c.add_block(
+        {"--- inverters: neg_i = -V(o_i), op-amp E_inv_i with input and feedback resistors R",
+         "    (only for the rows i of a that hold a negative entry, or whose trim needs it)"});
     for (Eigen::Index i = 0; i < n; ++i) {
       if (!neg_row[static_cast<std::size_t>(i)]) continue;
-      e.push_back(fmt::format("R_inv_in_{} o_{} sn_{} {}", i, i, i, r));
-      e.push_back(fmt::format("R_inv_fb_{} sn_{} neg_{} {}", i, i, i, r));
-      e.push_back(fmt::format("E_inv_{} neg_{} 0 0 sn_{} {}", i, i, i, gain));
-      count.resistors += 2;
-      ++count.amplifiers;
+      inverters.elements.push_back(
+          Element::resistor(node("R_inv_in", i), node("o", i), node("sn", i), r));
+      inverters.elements.push_back(
+          Element::resistor(node("R_inv_fb", i), node("sn", i), node("neg", i), r));
+      inverters.elements.push_back(
+          Element::opamp(node("E_inv", i), node("neg", i), "0", node("sn", i), gain));
     }
   }
-  e.push_back("*");
-  e.push_back("* --- first array: R_a_i_k = R/|F_ik|, F = a / sqrt(b s_M), from o_i (a_ik > 0) or");
-  e.push_back("*     neg_i (a_ik < 0) into the summing node p_k of amplifier k (the a^T V product)");
+  Block& first = c.add_block(
+      {"--- first array: R_a_i_k = R/|F_ik|, F = a / sqrt(b s_M), from o_i (a_ik > 0) or",
+       "    neg_i (a_ik < 0) into the summing node p_k of amplifier k (the a^T V product)"});
   for (Eigen::Index k = 0; k < batch; ++k) {
     for (Eigen::Index i = 0; i < n; ++i) {
       if (f(i, k) == 0.0) continue;
-      e.push_back(fmt::format("R_a_{}_{} {}_{} p_{} {}", i, k, f(i, k) > 0 ? "o" : "neg", i, k,
-                              num(1.0 / g.first(i, k))));
-      ++count.resistors;
+      first.elements.push_back(Element::resistor(fmt::format("R_a_{}_{}", i, k),
+                                                 node(f(i, k) > 0 ? "o" : "neg", i), node("p", k),
+                                                 1.0 / g.first(i, k)));
     }
   }
-  e.push_back("*");
-  e.push_back("* --- summing amplifiers: E_sum_k (y_k = -A V(p_k)) with feedback R_sum_fb_k from p_k");
-  e.push_back("*     to y_k: y_k = -(F^T V)_k (only for the columns k of a with a non-zero entry)");
+  Block& summing = c.add_block(
+      {"--- summing amplifiers: E_sum_k (y_k = -A V(p_k)) with feedback R_sum_fb_k from p_k",
+       "    to y_k: y_k = -(F^T V)_k (only for the columns k of a with a non-zero entry)"});
   for (Eigen::Index k = 0; k < batch; ++k) {
     if (g.feedback(k) == 0.0) continue;
-    e.push_back(fmt::format("R_sum_fb_{} p_{} y_{} {}", k, k, k, num(1.0 / g.feedback(k))));
-    e.push_back(fmt::format("E_sum_{} y_{} 0 0 p_{} {}", k, k, k, gain));
-    ++count.resistors;
-    ++count.amplifiers;
+    summing.elements.push_back(
+        Element::resistor(node("R_sum_fb", k), node("p", k), node("y", k), 1.0 / g.feedback(k)));
+    summing.elements.push_back(
+        Element::opamp(node("E_sum", k), node("y", k), "0", node("p", k), gain));
   }
   bool any_pos_col = false;
   for (Eigen::Index k = 0; k < batch; ++k) any_pos_col = any_pos_col || pos_col[static_cast<std::size_t>(k)];
   if (any_pos_col) {
-    e.push_back("*");
-    e.push_back("* --- output inverters: ny_k = -y_k = (F^T V)_k, op-amp E_yinv_k with resistors R");
-    e.push_back("*     (only for the columns k of a that hold a positive entry)");
+    Block& out_inverters = c.add_block(
+        {"--- output inverters: ny_k = -y_k = (F^T V)_k, op-amp E_yinv_k with resistors R",
+         "    (only for the columns k of a that hold a positive entry)"});
     for (Eigen::Index k = 0; k < batch; ++k) {
       if (!pos_col[static_cast<std::size_t>(k)]) continue;
-      e.push_back(fmt::format("R_yinv_in_{} y_{} syn_{} {}", k, k, k, r));
-      e.push_back(fmt::format("R_yinv_fb_{} syn_{} ny_{} {}", k, k, k, r));
-      e.push_back(fmt::format("E_yinv_{} ny_{} 0 0 syn_{} {}", k, k, k, gain));
-      count.resistors += 2;
-      ++count.amplifiers;
+      out_inverters.elements.push_back(
+          Element::resistor(node("R_yinv_in", k), node("y", k), node("syn", k), r));
+      out_inverters.elements.push_back(
+          Element::resistor(node("R_yinv_fb", k), node("syn", k), node("ny", k), r));
+      out_inverters.elements.push_back(
+          Element::opamp(node("E_yinv", k), node("ny", k), "0", node("syn", k), gain));
     }
   }
-  e.push_back("*");
-  e.push_back("* --- second array: R_f_i_k = R/|F_ik| from ny_k (a_ik > 0) or y_k (a_ik < 0) into s_i");
-  e.push_back("*     (the current g0 (F F^T V)_i, the a a^T / b part of -g0 M_hat V)");
+  Block& second = c.add_block(
+      {"--- second array: R_f_i_k = R/|F_ik| from ny_k (a_ik > 0) or y_k (a_ik < 0) into s_i",
+       "    (the current g0 (F F^T V)_i, the a a^T / b part of -g0 M_hat V)"});
   for (Eigen::Index i = 0; i < n; ++i) {
     for (Eigen::Index k = 0; k < batch; ++k) {
       if (f(i, k) == 0.0) continue;
-      e.push_back(fmt::format("R_f_{}_{} {}_{} s_{} {}", i, k, f(i, k) > 0 ? "ny" : "y", k, i,
-                              num(1.0 / g.second(i, k))));
-      ++count.resistors;
+      second.elements.push_back(Element::resistor(fmt::format("R_f_{}_{}", i, k),
+                                                  node(f(i, k) > 0 ? "ny" : "y", k), node("s", i),
+                                                  1.0 / g.second(i, k)));
     }
   }
   if ((g.damping.array() > 0.0).any()) {
-    e.push_back("*");
-    e.push_back("* --- damping: R_d_i = R/mu, mu = damping / s_M, from o_i into s_i (the mu V term;");
-    e.push_back("*     trimmed for the op-amp gain, from neg_i where the trim must subtract)");
+    Block& damping = c.add_block(
+        {"--- damping: R_d_i = R/mu, mu = damping / s_M, from o_i into s_i (the mu V term;",
+         "    trimmed for the op-amp gain, from neg_i where the trim must subtract)"});
     for (Eigen::Index i = 0; i < n; ++i) {
       if (g.damping(i) == 0.0) continue;
-      e.push_back(fmt::format("R_d_{} {}_{} s_{} {}", i,
-                              g.damping_from_neg[static_cast<std::size_t>(i)] ? "neg" : "o", i, i,
-                              num(1.0 / g.damping(i))));
-      ++count.resistors;
+      damping.elements.push_back(Element::resistor(
+          node("R_d", i), node(g.damping_from_neg[static_cast<std::size_t>(i)] ? "neg" : "o", i),
+          node("s", i), 1.0 / g.damping(i)));
     }
   }
-  e.push_back("*");
-  e.push_back(
-      "* --- inputs: DAC V_dac_i at -b_hat_i volts through R_b_i = R into s_i (the +g0 "
-      "b_hat term)");
+  Block& inputs =
+      c.add_block({"--- inputs: DAC V_dac_i at -b_hat_i volts through R_b_i = R into s_i (the +g0 "
+                   "b_hat term)"});
   for (Eigen::Index i = 0; i < n; ++i) {
-    const std::string name = fmt::format("V_dac_{}", i);
-    e.push_back(fmt::format("{} dac_{} 0 dc {}", name, i, num(-b_hat(i))));
-    e.push_back(fmt::format("R_b_{} dac_{} s_{} {}", i, i, i, r));
+    const std::string name = node("V_dac", i);
+    inputs.elements.push_back(Element::voltage_source(name, node("dac", i), "0", -b_hat(i)));
+    inputs.elements.push_back(Element::resistor(node("R_b", i), node("dac", i), node("s", i), r));
     nl.inputs.push_back({static_cast<int>(i), name, -1.0});
-    ++count.sources;
-    ++count.resistors;
   }
   for (Eigen::Index i = 0; i < n; ++i) {
     nl.unknowns.push_back({static_cast<int>(i), fmt::format("o_{}", i), s_b / s_m});
@@ -388,6 +384,7 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   }
   detail::add_transient_header(
       options, noisy ? activation_inverse_diagonal(a, lambda) : Eigen::VectorXd(), nl);
+  const ComponentCounts count = count_components(nl.circuit);
   h.push_back(fmt::format(
       "Components: {} capacitors, {} resistors ({} in the two arrays), {} op-amps (VCVS), {} "
       "independent sources",

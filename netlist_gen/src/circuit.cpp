@@ -65,7 +65,9 @@ Element Element::opamp(std::string name, std::string out, std::string in_p, std:
   e.kind = ElementKind::opamp;
   e.name = std::move(name);
   e.n_plus = std::move(out);
-  e.n_minus = "0";
+  // Constructed, not assigned from the literal: GCC 12 warns (-Wrestrict, a false positive of its
+  // inlined string assignment) on `e.n_minus = "0"`.
+  e.n_minus = std::string("0");
   e.c_plus = std::move(in_p);
   e.c_minus = std::move(in_n);
   e.value = gain;
@@ -111,6 +113,12 @@ Block& Circuit::add_block(std::vector<std::string> comments) {
   return blocks.back();
 }
 
+std::size_t Circuit::element_count() const {
+  std::size_t n = 0;
+  for (const Block& b : blocks) n += b.elements.size();
+  return n;
+}
+
 std::vector<const Element*> Circuit::all_elements() const {
   std::vector<const Element*> out;
   for (const Block& b : blocks) {
@@ -130,6 +138,34 @@ const Element* Circuit::find(const std::string& name) const {
 
 Element* Circuit::find(const std::string& name) {
   return const_cast<Element*>(static_cast<const Circuit&>(*this).find(name));
+}
+
+ComponentCounts count_components(const Circuit& circuit) {
+  ComponentCounts c;
+  for (const Block& b : circuit.blocks) {
+    for (const Element& e : b.elements) {
+      switch (e.kind) {
+        case ElementKind::resistor:
+          ++c.resistors;
+          break;
+        case ElementKind::capacitor:
+          ++c.capacitors;
+          break;
+        case ElementKind::opamp:
+          ++c.amplifiers;
+          break;
+        case ElementKind::vccs:
+          ++c.controlled_sources;
+          break;
+        case ElementKind::current_source:
+        case ElementKind::voltage_source:
+        case ElementKind::noise_current:
+          ++c.sources;
+          break;
+      }
+    }
+  }
+  return c;
 }
 
 }  // namespace tkfac::netlist_gen

@@ -36,8 +36,6 @@ constexpr double kNoiseSamplesPerFastestTau = 0.1;
 
 }  // namespace
 
-std::string num(double value) { return fmt::format("{}", value == 0.0 ? 0.0 : value); }
-
 double round3(double value, bool up) {
   const int exponent = static_cast<int>(std::floor(std::log10(value))) - 2;
   const double mantissa = value / std::pow(10.0, exponent);
@@ -55,9 +53,9 @@ double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options) {
   return largest > 0 ? largest / options.input_full_scale : 1.0;
 }
 
-std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double factor) {
-  if (v0.size() == 0) return "";
-  return fmt::format(" IC={}", num(factor * v0(i)));
+std::optional<double> initial_voltage(const Eigen::VectorXd& v0, Eigen::Index i, double factor) {
+  if (v0.size() == 0) return std::nullopt;
+  return factor * v0(i);
 }
 
 void plan_transient(const NetlistOptions& options, Netlist& nl) {
@@ -115,19 +113,16 @@ void add_noise_sources(const NetlistOptions& options, const std::string& node_pr
                        Netlist& nl) {
   if (!(options.noise_variance > 0.0)) return;
   const MatrixSummary& sum = nl.summary;
-  auto& e = nl.elements;
-  e.push_back("*");
-  e.push_back(fmt::format(
-      "* --- noise: I_n_i injects a Gaussian current of rms NA held for NT into {} (TRRANDOM "
-      "type 2:",
-      node_prefix == "x" ? "x_i" : fmt::format("the summing node {}_i", node_prefix)));
-  e.push_back("*     TS = NT, TD = 0, standard deviation NA, mean 0), seeded by .options seed;");
-  e.push_back(
-      "*     for odd n a pad source into a resistor makes the count even (see tkfac source)");
+  Block& blk = nl.circuit.add_block(
+      {fmt::format("--- noise: I_n_i injects a Gaussian current of rms NA held for NT into {} "
+                   "(TRRANDOM type 2:",
+                   node_prefix == "x" ? "x_i" : fmt::format("the summing node {}_i", node_prefix)),
+       "    TS = NT, TD = 0, standard deviation NA, mean 0), seeded by .options seed;",
+       "    for odd n a pad source into a resistor makes the count even (see tkfac source)"});
   for (int i = 0; i < sum.size; ++i) {
-    e.push_back(fmt::format("I_n_{} 0 {}_{} dc 0 trrandom(2 {} 0 {} 0)", i, node_prefix, i,
-                            num(sum.noise_sample_time), num(sum.noise_current_rms)));
-    ++nl.counts.sources;
+    blk.elements.push_back(Element::noise_current(fmt::format("I_n_{}", i), "0",
+                                                  fmt::format("{}_{}", node_prefix, i),
+                                                  sum.noise_current_rms, sum.noise_sample_time));
   }
   // An even number of noise sources. ngspice's Gaussian generator (polar method) keeps the
   // second value of each pair for the next call, and `.options seed` does not clear it: in the
@@ -136,11 +131,9 @@ void add_noise_sources(const NetlistOptions& options, const std::string& node_pr
   // `ngspice -b`, run 2 did not). Every source draws once per NT, so with an even count each
   // run draws an even number and leaves nothing behind. The pad source drives a resistor only.
   if (sum.size % 2 == 1) {
-    e.push_back(fmt::format("I_n_pad 0 noise_pad dc 0 trrandom(2 {} 0 {} 0)",
-                            num(sum.noise_sample_time), num(sum.noise_current_rms)));
-    e.push_back(fmt::format("R_noise_pad noise_pad 0 {}", num(options.resistance)));
-    ++nl.counts.sources;
-    ++nl.counts.resistors;
+    blk.elements.push_back(Element::noise_current("I_n_pad", "0", "noise_pad",
+                                                  sum.noise_current_rms, sum.noise_sample_time));
+    blk.elements.push_back(Element::resistor("R_noise_pad", "noise_pad", "0", options.resistance));
   }
   nl.options.push_back(fmt::format("seed={}", options.noise_seed));
 }

@@ -1,20 +1,15 @@
 #pragma once
 // Internal: the parts every netlist builder shares (make_netlist for the behavioral and
 // integrator encodings, make_activation_netlist for the activation encoding), so that the
-// encodings write numbers, scale right-hand sides, plan the transient and inject noise one way.
+// encodings scale right-hand sides, plan the transient and inject noise one way.
 #include <Eigen/Dense>
+#include <optional>
 #include <string>
 
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::netlist_gen::detail {
-
-// Element values: the shortest text that reads back as the same double (fmt's default for
-// doubles), a fixed rule, so the text is a deterministic function of the values and stays
-// readable (1e-09, not 1.0000000000000001e-09). Zero prints as 0, never -0 (a DAC at -b_hat with
-// b_hat = 0).
-std::string num(double value);
 
 // Rounds `value` > 0 to 3 significant digits, up or down. The simulated time and step sizes
 // come from eigenvalues, whose last bits may vary with the Eigen version or the compiler; rounded,
@@ -26,8 +21,9 @@ double round3(double value, bool up);
 // or empty).
 double rhs_scale(const Eigen::VectorXd& b, const NetlistOptions& options);
 
-// ` IC=<factor * v0(i)>` for capacitor i of a warm start, nothing for a cold one (v0 empty).
-std::string initial_condition(const Eigen::VectorXd& v0, Eigen::Index i, double factor);
+// The capacitor voltage at t = 0 of unknown i, factor * v0(i), for a warm start; none (0 V, the
+// cold start) when v0 is empty.
+std::optional<double> initial_voltage(const Eigen::VectorXd& v0, Eigen::Index i, double factor);
 
 // The transient every encoding runs (the same analog time, steps and noise for the same SDE):
 // from netlist.summary's predicted_tau, alpha_max, resistance, capacitance, matrix_scale and

@@ -15,8 +15,7 @@
 namespace tkfac::netlist_gen {
 namespace {
 
-using detail::initial_condition;
-using detail::num;
+using detail::initial_voltage;
 using detail::rhs_scale;
 
 // Relative symmetry tolerance of validate_spd.
@@ -54,32 +53,32 @@ struct Scaled {
 void behavioral(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   const Eigen::Index n = s.m_hat.rows();
   const double g0 = 1.0 / o.resistance;
-  auto& e = nl.elements;
-  e.push_back("*");
-  e.push_back("* --- capacitors: C_i from node x_i to ground (x_i is V_i; 0 V at t = 0)");
+  Circuit& c = nl.circuit;
+  Block& caps =
+      c.add_block({"--- capacitors: C_i from node x_i to ground (x_i is V_i; 0 V at t = 0)"});
   for (Eigen::Index i = 0; i < n; ++i) {
-    e.push_back(fmt::format("C_{} x_{} 0 {}{}", i, i, num(o.capacitance),
-                            initial_condition(s.v0, i, 1.0)));
-    ++nl.counts.capacitors;
+    caps.elements.push_back(Element::capacitor(fmt::format("C_{}", i), fmt::format("x_{}", i), "0",
+                                               o.capacitance, initial_voltage(s.v0, i, 1.0)));
   }
-  e.push_back("*");
-  e.push_back("* --- couplings: G_i_j draws g0*m_hat_ij*V(x_j) out of x_i (the -g0 M_hat V term)");
+  Block& couplings = c.add_block(
+      {"--- couplings: G_i_j draws g0*m_hat_ij*V(x_j) out of x_i (the -g0 M_hat V term)"});
   for (Eigen::Index i = 0; i < n; ++i) {
     for (Eigen::Index j = 0; j < n; ++j) {
       const double m = s.m_hat(i, j);
       if (m == 0.0) continue;
-      e.push_back(fmt::format("G_{}_{} x_{} 0 x_{} 0 {}", i, j, i, j, num(g0 * m)));
-      ++nl.counts.controlled_sources;
+      couplings.elements.push_back(Element::vccs(fmt::format("G_{}_{}", i, j),
+                                                 fmt::format("x_{}", i), "0",
+                                                 fmt::format("x_{}", j), "0", g0 * m));
     }
   }
-  e.push_back("*");
-  e.push_back("* --- inputs: I_b_i injects g0*b_hat_i into x_i (the +g0 b_hat term)");
+  Block& inputs =
+      c.add_block({"--- inputs: I_b_i injects g0*b_hat_i into x_i (the +g0 b_hat term)"});
   const double gain = input_gain(Encoding::behavioral, o.resistance);
   for (Eigen::Index i = 0; i < n; ++i) {
     const std::string name = fmt::format("I_b_{}", i);
-    e.push_back(fmt::format("{} 0 x_{} dc {}", name, i, num(gain * s.b_hat(i))));
+    inputs.elements.push_back(
+        Element::current_source(name, "0", fmt::format("x_{}", i), gain * s.b_hat(i)));
     nl.inputs.push_back({static_cast<int>(i), name, gain});
-    ++nl.counts.sources;
   }
   for (Eigen::Index i = 0; i < n; ++i) {
     nl.unknowns.push_back({static_cast<int>(i), fmt::format("x_{}", i), s.s_b / s.s_m});
@@ -134,67 +133,67 @@ Eigen::MatrixXd array_conductances(const Eigen::MatrixXd& m_hat, const NetlistOp
 
 void integrator(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
   const Eigen::Index n = s.m_hat.rows();
-  auto& e = nl.elements;
+  Circuit& c = nl.circuit;
   std::vector<bool> needs_inverter(static_cast<std::size_t>(n), false);
   for (Eigen::Index j = 0; j < n; ++j) {
     for (Eigen::Index i = 0; i < n; ++i) {
       if (s.m_hat(i, j) < 0.0) needs_inverter[static_cast<std::size_t>(j)] = true;
     }
   }
-  e.push_back("*");
-  e.push_back("* --- integrators: op-amp E_int_i (o_i = -A V(s_i)) with C_i from summing node s_i");
-  e.push_back("*     to output o_i; -C dV(o_i)/dt = current into s_i, and o_i is V_i");
+  Block& integrators = c.add_block(
+      {"--- integrators: op-amp E_int_i (o_i = -A V(s_i)) with C_i from summing node s_i",
+       "    to output o_i; -C dV(o_i)/dt = current into s_i, and o_i is V_i"});
   for (Eigen::Index i = 0; i < n; ++i) {
     // Warm start: the capacitor holds V(s_i) - V(o_i) = -V0 (1 + A) / A, so that with
     // o_i = -A V(s_i) the output starts at V0.
-    e.push_back(fmt::format("C_{} s_{} o_{} {}{}", i, i, i, num(o.capacitance),
-                            initial_condition(s.v0, i, -(1.0 + o.opamp_gain) / o.opamp_gain)));
-    e.push_back(fmt::format("E_int_{} o_{} 0 0 s_{} {}", i, i, i, num(o.opamp_gain)));
-    ++nl.counts.capacitors;
-    ++nl.counts.amplifiers;
+    integrators.elements.push_back(Element::capacitor(
+        fmt::format("C_{}", i), fmt::format("s_{}", i), fmt::format("o_{}", i), o.capacitance,
+        initial_voltage(s.v0, i, -(1.0 + o.opamp_gain) / o.opamp_gain)));
+    integrators.elements.push_back(Element::opamp(fmt::format("E_int_{}", i),
+                                                  fmt::format("o_{}", i), "0",
+                                                  fmt::format("s_{}", i), o.opamp_gain));
   }
   if (std::find(needs_inverter.begin(), needs_inverter.end(), true) != needs_inverter.end()) {
-    e.push_back("*");
-    e.push_back(
-        "* --- inverters: neg_j = -V(o_j), op-amp E_inv_j with input and feedback "
-        "resistors R");
-    e.push_back("*     (only for the columns j that hold a negative entry)");
+    Block& inverters = c.add_block(
+        {"--- inverters: neg_j = -V(o_j), op-amp E_inv_j with input and feedback resistors R",
+         "    (only for the columns j that hold a negative entry)"});
     for (Eigen::Index j = 0; j < n; ++j) {
       if (!needs_inverter[static_cast<std::size_t>(j)]) continue;
-      e.push_back(fmt::format("R_inv_in_{} o_{} sn_{} {}", j, j, j, num(o.resistance)));
-      e.push_back(fmt::format("R_inv_fb_{} sn_{} neg_{} {}", j, j, j, num(o.resistance)));
-      e.push_back(fmt::format("E_inv_{} neg_{} 0 0 sn_{} {}", j, j, j, num(o.opamp_gain)));
-      nl.counts.resistors += 2;
-      ++nl.counts.amplifiers;
+      inverters.elements.push_back(Element::resistor(fmt::format("R_inv_in_{}", j),
+                                                     fmt::format("o_{}", j),
+                                                     fmt::format("sn_{}", j), o.resistance));
+      inverters.elements.push_back(Element::resistor(fmt::format("R_inv_fb_{}", j),
+                                                     fmt::format("sn_{}", j),
+                                                     fmt::format("neg_{}", j), o.resistance));
+      inverters.elements.push_back(Element::opamp(fmt::format("E_inv_{}", j),
+                                                  fmt::format("neg_{}", j), "0",
+                                                  fmt::format("sn_{}", j), o.opamp_gain));
     }
   }
-  e.push_back("*");
-  e.push_back(
-      "* --- resistor array: R_i_j = R/|m_hat_ij| from o_j (m_hat_ij > 0) or neg_j "
-      "(m_hat_ij < 0)");
-  e.push_back("*     into s_i (the -g0 M_hat V term)");
+  Block& array = c.add_block(
+      {"--- resistor array: R_i_j = R/|m_hat_ij| from o_j (m_hat_ij > 0) or neg_j (m_hat_ij < 0)",
+       "    into s_i (the -g0 M_hat V term)"});
   const Eigen::MatrixXd g = array_conductances(s.m_hat, o);
   for (Eigen::Index i = 0; i < n; ++i) {
     for (Eigen::Index j = 0; j < n; ++j) {
       const double m = s.m_hat(i, j);
       if (m == 0.0) continue;
-      e.push_back(fmt::format("R_{}_{} {}_{} s_{} {}", i, j, m > 0 ? "o" : "neg", j, i,
-                              num(1.0 / g(i, j))));
-      ++nl.counts.resistors;
+      array.elements.push_back(Element::resistor(fmt::format("R_{}_{}", i, j),
+                                                 fmt::format("{}_{}", m > 0 ? "o" : "neg", j),
+                                                 fmt::format("s_{}", i), 1.0 / g(i, j)));
     }
   }
-  e.push_back("*");
-  e.push_back(
-      "* --- inputs: DAC V_dac_i at -b_hat_i volts through R_b_i = R into s_i (the +g0 "
-      "b_hat term)");
+  Block& inputs =
+      c.add_block({"--- inputs: DAC V_dac_i at -b_hat_i volts through R_b_i = R into s_i (the +g0 "
+                   "b_hat term)"});
   const double gain = input_gain(Encoding::integrator, o.resistance);
   for (Eigen::Index i = 0; i < n; ++i) {
     const std::string name = fmt::format("V_dac_{}", i);
-    e.push_back(fmt::format("{} dac_{} 0 dc {}", name, i, num(gain * s.b_hat(i))));
-    e.push_back(fmt::format("R_b_{} dac_{} s_{} {}", i, i, i, num(o.resistance)));
+    inputs.elements.push_back(
+        Element::voltage_source(name, fmt::format("dac_{}", i), "0", gain * s.b_hat(i)));
+    inputs.elements.push_back(Element::resistor(fmt::format("R_b_{}", i), fmt::format("dac_{}", i),
+                                                fmt::format("s_{}", i), o.resistance));
     nl.inputs.push_back({static_cast<int>(i), name, gain});
-    ++nl.counts.sources;
-    ++nl.counts.resistors;
   }
   for (Eigen::Index i = 0; i < n; ++i) {
     nl.unknowns.push_back({static_cast<int>(i), fmt::format("o_{}", i), s.s_b / s.s_m});
@@ -415,7 +414,7 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
     h.push_back(fmt::format("Warm start: capacitor IC = the start state / scale (V0 max |{:.6g}| V)",
                             s.v0.cwiseAbs().maxCoeff()));
   }
-  const ComponentCounts& c = nl.counts;
+  const ComponentCounts c = count_components(nl.circuit);
   h.push_back(
       fmt::format("Components: {} capacitors, {} resistors, {} op-amps (VCVS), {} VCCS, {} "
                   "independent sources",

@@ -8,9 +8,36 @@
 namespace tkfac::netlist_gen {
 
 namespace {
-// Same rule as the element values: shortest round-trip text of the double.
-std::string spice_number(double value) { return fmt::format("{}", value); }
+// Shortest round-trip text of the double (see to_spice(Element)); zero as 0, never -0 (a DAC at
+// -b_hat with b_hat = 0).
+std::string num(double value) { return fmt::format("{}", value == 0.0 ? 0.0 : value); }
 }  // namespace
+
+std::string to_spice(const Element& e) {
+  switch (e.kind) {
+    case ElementKind::resistor:
+      return fmt::format("{} {} {} {}", e.name, e.n_plus, e.n_minus, num(e.value));
+    case ElementKind::capacitor:
+      // IC= is the capacitor's voltage at t = 0 under `uic` (a warm start); none: 0 V.
+      return e.initial_voltage
+                 ? fmt::format("{} {} {} {} IC={}", e.name, e.n_plus, e.n_minus, num(e.value),
+                               num(*e.initial_voltage))
+                 : fmt::format("{} {} {} {}", e.name, e.n_plus, e.n_minus, num(e.value));
+    case ElementKind::vccs:
+    case ElementKind::opamp:
+      return fmt::format("{} {} {} {} {} {}", e.name, e.n_plus, e.n_minus, e.c_plus, e.c_minus,
+                         num(e.value));
+    case ElementKind::current_source:
+    case ElementKind::voltage_source:
+      return fmt::format("{} {} {} dc {}", e.name, e.n_plus, e.n_minus, num(e.value));
+    case ElementKind::noise_current:
+      // TRRANDOM type 2: Gaussian, held TS = sample_time, no delay TD, standard deviation
+      // `value`, mean 0; the DC value 0 is what an operating point would see.
+      return fmt::format("{} {} {} dc 0 trrandom(2 {} 0 {} 0)", e.name, e.n_plus, e.n_minus,
+                         num(e.sample_time), num(e.value));
+  }
+  return {};
+}
 
 double read_out_time(const Netlist& netlist) {
   // ngspice ends the transient once it is within its minimum break (5e-5 TMAX, or 1e-10 TMAX
@@ -64,20 +91,29 @@ std::string to_spice(const Netlist& netlist) {
   for (const Unknown& u : netlist.unknowns) {
     fmt::format_to(line, "* tkfac-unknown {} {} {:.17g}\n", u.index, u.node, u.scale);
   }
-  for (const std::string& e : netlist.elements) fmt::format_to(line, "{}\n", e);
+  for (const Block& b : netlist.circuit.blocks) {
+    fmt::format_to(line, "*\n");
+    for (const std::string& c : b.comments) {
+      if (c.empty()) {
+        fmt::format_to(line, "*\n");
+      } else {
+        fmt::format_to(line, "* {}\n", c);
+      }
+    }
+    for (const Element& e : b.elements) fmt::format_to(line, "{}\n", to_spice(e));
+  }
   fmt::format_to(line, "*\n* --- simulator settings\n");
   for (const std::string& o : netlist.options) fmt::format_to(line, ".options {}\n", o);
   // `uic`: start from 0 V everywhere. Without it ngspice would first solve the DC operating
   // point, which is the answer itself, and nothing would relax.
   if (netlist.tran_max_step > 0) {
-    fmt::format_to(line, ".tran {} {} 0 {} uic\n", spice_number(netlist.tran_step),
-                   spice_number(netlist.tran_stop), spice_number(netlist.tran_max_step));
+    fmt::format_to(line, ".tran {} {} 0 {} uic\n", num(netlist.tran_step), num(netlist.tran_stop),
+                   num(netlist.tran_max_step));
   } else {
-    fmt::format_to(line, ".tran {} {} uic\n", spice_number(netlist.tran_step),
-                   spice_number(netlist.tran_stop));
+    fmt::format_to(line, ".tran {} {} uic\n", num(netlist.tran_step), num(netlist.tran_stop));
   }
   fmt::format_to(line, "*\n* --- read-out: final voltages (`ngspice -b` prints them)\n");
-  const std::string at = spice_number(read_out_time(netlist));
+  const std::string at = num(read_out_time(netlist));
   for (const Unknown& u : netlist.unknowns) {
     fmt::format_to(line, ".meas tran tkfac_final_{} FIND v({}) AT={}\n", u.index, u.node, at);
   }

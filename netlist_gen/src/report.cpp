@@ -5,52 +5,28 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 namespace tkfac::netlist_gen {
-namespace {
-
-// The whitespace-separated fields of an element card.
-std::vector<std::string> fields(const std::string& card) {
-  std::istringstream in(card);
-  std::vector<std::string> out;
-  for (std::string f; in >> f;) out.push_back(f);
-  return out;
-}
-
-bool parse_double(const std::string& text, double& out) {
-  try {
-    std::size_t used = 0;
-    out = std::stod(text, &used);
-    return used == text.size() && std::isfinite(out);
-  } catch (...) {
-    return false;
-  }
-}
-
-}  // namespace
 
 HardwareReport hardware_report(const Netlist& netlist) {
   HardwareReport r;
   r.encoding = netlist.encoding;
   r.size = netlist.summary.size;
-  r.counts = netlist.counts;
+  r.counts = count_components(netlist.circuit);
+  r.elements = static_cast<int>(netlist.circuit.element_count());
   r.predicted_tau = netlist.summary.predicted_tau;
   r.sim_time = netlist.summary.sim_time;
   double r_min = std::numeric_limits<double>::infinity(), r_max = 0.0;
   double g_min = std::numeric_limits<double>::infinity(), g_max = 0.0;
-  for (const std::string& card : netlist.elements) {
-    if (card.empty() || card[0] == '*') continue;
-    ++r.elements;
-    const std::vector<std::string> f = fields(card);
-    double v = 0.0;
-    const char kind = static_cast<char>(std::toupper(static_cast<unsigned char>(card[0])));
-    if (kind == 'R' && f.size() >= 4 && parse_double(f[3], v) && v > 0.0) {
-      r_min = std::min(r_min, v);
-      r_max = std::max(r_max, v);
-    } else if (kind == 'G' && f.size() >= 6 && parse_double(f[5], v) && v != 0.0) {
-      g_min = std::min(g_min, std::abs(v));
-      g_max = std::max(g_max, std::abs(v));
+  for (const Block& b : netlist.circuit.blocks) {
+    for (const Element& e : b.elements) {
+      if (e.kind == ElementKind::resistor && e.value > 0.0) {
+        r_min = std::min(r_min, e.value);
+        r_max = std::max(r_max, e.value);
+      } else if (e.kind == ElementKind::vccs && e.value != 0.0) {
+        g_min = std::min(g_min, std::abs(e.value));
+        g_max = std::max(g_max, std::abs(e.value));
+      }
     }
   }
   if (r_max > 0.0) {

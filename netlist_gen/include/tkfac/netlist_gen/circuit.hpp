@@ -7,9 +7,11 @@
 //   tkfac::netlist_gen::Circuit c;
 //   auto& blk = c.add_block({"--- capacitors: C_i from x_i to ground"});
 //   blk.elements.push_back(tkfac::netlist_gen::Element::capacitor("C_0", "x_0", "0", 1e-9));
-//   for (const auto& e : c.all_elements()) { /* e.kind, e.nodes(), e.value */ }
+//   for (const auto* e : c.all_elements()) { /* e->kind, e->n_plus, e->value */ }
+//   int capacitors = tkfac::netlist_gen::count_components(c).capacitors;   // 1
 //
 // Node "0" is ground. Values are SI: ohms, farads, siemens, volts/volt, amps, volts.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,12 +70,28 @@ struct Block {
 struct Circuit {
   std::vector<Block> blocks;
 
+  // The new last block (the reference, like those to earlier blocks, is invalidated by the next
+  // add_block: fill one block before opening the next).
   Block& add_block(std::vector<std::string> comments);
+  // Number of elements over all blocks (the element cards of the rendered file).
+  std::size_t element_count() const;
   // Every element, in file order (copies of pointers into blocks; invalidated by add_block).
   std::vector<const Element*> all_elements() const;
   // The element named `name`, or nullptr.
   const Element* find(const std::string& name) const;
   Element* find(const std::string& name);
 };
+
+// The components a builder of the circuit buys, by kind.
+struct ComponentCounts {
+  int resistors = 0;   // resistor
+  int capacitors = 0;  // capacitor
+  int amplifiers = 0;  // opamp: the op-amps (VCVS) of the integrator and activation encodings
+  int controlled_sources = 0;  // vccs: the couplings of the behavioral encoding
+  int sources = 0;             // current_source, voltage_source, noise_current (inputs, noise)
+};
+
+// The one count of a circuit's components: every element by its kind, as listed above.
+ComponentCounts count_components(const Circuit& circuit);
 
 }  // namespace tkfac::netlist_gen

@@ -1,14 +1,18 @@
 #pragma once
-// A SPICE netlist as a value: what it encodes, its elements, and how to read the answer back.
+// A SPICE netlist as a value: what it encodes, its circuit (typed elements, circuit.hpp), and how
+// to read the answer back.
 //
 //   auto nl = tkfac::netlist_gen::make_netlist(M, b, {.encoding = Encoding::integrator});
 //   std::string text = tkfac::netlist_gen::to_spice(nl);   // `ngspice -b` runs it as is
+//   auto counts = tkfac::netlist_gen::count_components(nl.circuit);
 //   // at equilibrium x[u.index] = u.scale * V(u.node) for every u in nl.unknowns
 //
 // Rendering is byte-for-byte deterministic: the same inputs give the same text.
 #include <Eigen/Dense>
 #include <string>
 #include <vector>
+
+#include "tkfac/netlist_gen/circuit.hpp"
 
 namespace tkfac::netlist_gen {
 
@@ -26,14 +30,6 @@ struct InputSource {
   int index = 0;
   std::string element;  // e.g. "I_b_3" or "V_dac_3"
   double gain = 1.0;
-};
-
-struct ComponentCounts {
-  int resistors = 0;
-  int capacitors = 0;
-  int amplifiers = 0;      // op-amps (VCVS) of the integrator encoding
-  int controlled_sources = 0;  // VCCS of the behavioral encoding
-  int sources = 0;         // independent V/I sources (inputs, noise)
 };
 
 // What the circuit encodes, for the header and for reports.
@@ -68,20 +64,26 @@ struct Netlist {
   std::string encoding;                // "behavioral", "integrator"
   std::vector<std::string> header;     // comment lines, rendered as "* <line>"
   MatrixSummary summary;
-  ComponentCounts counts;
   std::vector<Unknown> unknowns;
   std::vector<InputSource> inputs;
-  std::vector<std::string> elements;   // element cards, in order
+  Circuit circuit;                     // the elements, in file order (count: count_components)
   std::vector<std::string> options;    // rendered as ".options <line>"
   double tran_step = 0.0;              // .tran TSTEP TSTOP 0 TMAX uic (cold start)
   double tran_stop = 0.0;
   double tran_max_step = 0.0;          // 0: no limit
 };
 
-// The whole file: title, header, tkfac-unknown lines, elements, options, .tran, one
+// The whole file: title, header, tkfac-unknown lines, the circuit's blocks (comment lines, then
+// one card per element, below), options, .tran, one
 // `.meas tran tkfac_final_<index> FIND v(<node>) AT=<read_out_time>` per unknown (so
 // `ngspice -b` prints the final voltages), `.end`.
 std::string to_spice(const Netlist& netlist);
+
+// The card of one element, the one rendering rule of every kind (circuit.hpp lists the forms).
+// Numbers are the shortest text that reads back as the same double (fmt's default), zero as 0,
+// never -0: the text is a deterministic function of the values, readable (1e-09, not
+// 1.0000000000000001e-09), and parsing a card gives back the element's value exactly.
+std::string to_spice(const Element& element);
 
 // When the `.meas` lines read the voltages: tran_stop minus 1e-3 of the maximum step, because
 // ngspice may end the run a hair before TSTOP (its last time point can be an ulp short).

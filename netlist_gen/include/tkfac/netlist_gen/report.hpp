@@ -6,8 +6,8 @@
 //   tkfac::netlist_gen::HardwareReport r = tkfac::netlist_gen::hardware_report(nl);
 //   for (const auto& line : tkfac::netlist_gen::report_lines(r)) std::cout << line << "\n";
 //
-// Computed from the element cards themselves (R values; for the behavioral encoding's VCCS the
-// equivalent resistance 1 / |gain|), so it describes exactly what the file contains.
+// Computed from the circuit's elements themselves (resistor values; for the behavioral encoding's
+// VCCS the equivalent resistance 1 / |gain|), so it describes exactly what the file contains.
 #include <string>
 #include <vector>
 
@@ -18,8 +18,8 @@ namespace tkfac::netlist_gen {
 struct HardwareReport {
   std::string encoding;
   int size = 0;  // unknowns
-  ComponentCounts counts;
-  int elements = 0;  // element cards in the file
+  ComponentCounts counts;  // count_components of the circuit
+  int elements = 0;        // elements of the circuit (element cards in the file)
   // Smallest and largest resistor (ohms), over R elements, or, without any, over the
   // equivalent resistances 1 / |gain| of the VCCS couplings. 0 when there is neither.
   double min_resistance = 0.0;
