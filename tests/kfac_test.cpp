@@ -407,6 +407,121 @@ TEST_CASE("Method 1 (inverses) and Method 2 (solves) give the same updates") {
   }
 }
 
+namespace {
+
+// Cholesky that records each solve_all call: how many requests, of which kind, with which labels.
+class RecordingSolver final : public tkfac::cosim::LinearSolver {
+ public:
+  struct Call {
+    std::vector<tkfac::cosim::SolveRequest::Kind> kinds;
+    std::vector<std::string> labels;
+  };
+  std::vector<Call>* calls;
+  std::unique_ptr<tkfac::cosim::LinearSolver> inner =
+      tkfac::cosim::LinearSolver::create(tkfac::cosim::SolverOptions{});
+  explicit RecordingSolver(std::vector<Call>* c) : calls(c) {}
+  std::string_view name() const override { return "recording"; }
+  tkfac::cosim::Solution solve(const MatrixXd& m, const MatrixXd& b, double damping) override {
+    return inner->solve(m, b, damping);
+  }
+  std::vector<tkfac::cosim::Solution> solve_all(
+      const std::vector<tkfac::cosim::SolveRequest>& requests) override {
+    Call c;
+    for (const auto& r : requests) {
+      c.kinds.push_back(r.kind);
+      c.labels.push_back(r.label);
+    }
+    calls->push_back(c);
+    return LinearSolver::solve_all(requests);
+  }
+};
+
+using Kind = tkfac::cosim::SolveRequest::Kind;
+
+// A layer that is not an Mlp's: it owns copies of what K-FAC needs.
+class OwnedLayer final : public kf::KfacLayer {
+ public:
+  OwnedLayer(const kf::KfacLayer& l)
+      : a_(l.inputs()), ds_(l.output_gradients()), dw_(l.weight_gradient()), w_(l.weights()) {}
+  const MatrixXd& inputs() const override { return a_; }
+  const MatrixXd& output_gradients() const override { return ds_; }
+  const MatrixXd& weight_gradient() const override { return dw_; }
+  const MatrixXd& weights() const override { return w_; }
+  void apply_update(double lr, const MatrixXd& d) override { w_ -= lr * d; }
+
+ private:
+  MatrixXd a_, ds_, dw_, w_;
+};
+
+}  // namespace
+
+TEST_CASE("a step's factor solves go to the solver in one batch (Method 1) or two (Method 2)") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto bias : {kf::BiasMode::folded, kf::BiasMode::separate}) {
+    kf::KfacOptions o = small_kfac();
+    o.bias = bias;
+    o.inverse_update_interval = 2;
+    std::vector<RecordingSolver::Call> c1, c2;
+    kf::Mlp net1({8, 6, 5, 3}, kf::Activation::tanh, 1), net2 = net1, net_ref = net1;
+    kf::Kfac m1(o, std::make_unique<RecordingSolver>(&c1));
+    kf::Kfac ref(o);  // the same options with the solver made from them
+    o.method = kf::KfacMethod::solve;
+    kf::Kfac m2(o, std::make_unique<RecordingSolver>(&c2));
+    for (int s = 0; s < 3; ++s) {
+      const kf::Batch b = train.slice(s * 16, 16);
+      CHECK(m1.step(net1, b).solves == (s % 2 == 0 ? 6 : 0));
+      ref.step(net_ref, b);
+      CHECK(m2.step(net2, b).solves == 6);
+    }
+    check_bitwise_equal(net1.weights(), net_ref.weights());
+    // Method 1: one call per refresh (steps 0 and 2), every layer's A and G inverse in it.
+    REQUIRE(c1.size() == 2);
+    CHECK(c1[0].labels == std::vector<std::string>{"layer 0 A", "layer 0 G", "layer 1 A",
+                                                   "layer 1 G", "layer 2 A", "layer 2 G"});
+    CHECK(c1[0].kinds == std::vector<Kind>(6, Kind::inverse));
+    // Method 2: per step, first all G-solves, then all A-solves (they need the G-solves' X).
+    REQUIRE(c2.size() == 6);
+    for (std::size_t i = 0; i < c2.size(); i += 2) {
+      CHECK(c2[i].labels == std::vector<std::string>{"layer 0 G", "layer 1 G", "layer 2 G"});
+      CHECK(c2[i + 1].labels == std::vector<std::string>{"layer 0 A", "layer 1 A", "layer 2 A"});
+      CHECK(c2[i].kinds == std::vector<Kind>(3, Kind::solve));
+    }
+  }
+}
+
+TEST_CASE("K-FAC works on any KfacLayer: layers that are not an Mlp's step as the Mlp does") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto method : {kf::KfacMethod::inverse, kf::KfacMethod::solve}) {
+    kf::KfacOptions o = small_kfac();
+    o.method = method;
+    o.momentum = 0.5;
+    kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1), ref_net = net;
+    kf::Kfac k(o), ref(o);
+    for (int s = 0; s < 3; ++s) {
+      const kf::Batch b = train.slice(s * 16, 16);
+      ref.step(ref_net, b);
+      // The same step with the layers copied out of the network: K-FAC only sees KfacLayer.
+      kf::ForwardCache cache;
+      const kf::LossAndGradient lg = kf::loss_and_gradient(net, b, cache);
+      std::vector<OwnedLayer> owned;
+      for (const auto& d : kf::kfac_layers(std::as_const(net), cache, lg.backward, lg.backward))
+        owned.emplace_back(d);
+      std::vector<kf::KfacLayer*> layers;
+      for (auto& l : owned) layers.push_back(&l);
+      kf::StepReport r;
+      k.update(layers, r, std::chrono::steady_clock::now());
+      for (std::size_t l = 0; l < owned.size(); ++l) net.weights()[l] = owned[l].weights();
+    }
+    check_bitwise_equal(net.weights(), ref_net.weights());
+  }
+  // A view of a const network cannot change it.
+  kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+  kf::ForwardCache cache;
+  const kf::LossAndGradient lg = kf::loss_and_gradient(net, train.slice(0, 4), cache);
+  auto views = kf::kfac_layers(std::as_const(net), cache, lg.backward, lg.backward);
+  CHECK_THROWS_AS(views[0].apply_update(1.0, net.weights()[0]), std::logic_error);
+}
+
 TEST_CASE("inverse update interval reuses inverses between refreshes") {
   const auto [train, test] = kf::make_synthetic({});
   kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);

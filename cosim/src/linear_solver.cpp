@@ -222,6 +222,22 @@ Solution LinearSolver::inverse_activations(const Eigen::MatrixXd& a, double damp
   return inverse(netlist_gen::activation_matrix(a), damping);
 }
 
+std::vector<Solution> LinearSolver::solve_all(const std::vector<SolveRequest>& requests) {
+  std::vector<Solution> out;
+  out.reserve(requests.size());
+  for (const SolveRequest& r : requests) {
+    const bool from_array = r.activations.size() != 0;
+    if (r.kind == SolveRequest::Kind::inverse) {
+      out.push_back(from_array ? inverse_activations(r.activations, r.damping)
+                               : inverse(r.matrix, r.damping));
+    } else {
+      out.push_back(from_array ? solve_activations(r.activations, r.rhs, r.damping)
+                               : solve(r.matrix, r.rhs, r.damping));
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> LinearSolver::backends() { return {"cholesky", "cg", "spice", "ou"}; }
 
 std::unique_ptr<LinearSolver> LinearSolver::create(const SolverOptions& options) {

@@ -61,6 +61,17 @@ struct Solution {
   SolveReport report;
 };
 
+// One system of a batch (solve_all): (M + damping I) X = rhs, or (M + damping I)^-1.
+struct SolveRequest {
+  enum class Kind { solve, inverse };
+  Kind kind = Kind::solve;
+  Eigen::MatrixXd matrix;       // M; empty when `activations` is given
+  Eigen::MatrixXd activations;  // N x b array a with M = a a^T / b (optional)
+  Eigen::MatrixXd rhs;          // B, for Kind::solve
+  double damping = 0.0;
+  std::string label;  // e.g. "layer 0 A", for progress and error messages
+};
+
 class LinearSolver {
  public:
   virtual ~LinearSolver() = default;
@@ -78,6 +89,10 @@ class LinearSolver {
   virtual Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
                                      double damping = 0.0);
   virtual Solution inverse_activations(const Eigen::MatrixXd& a, double damping = 0.0);
+  // Many independent systems at once (K-FAC: one step's factor solves), solutions in request
+  // order. Default: one solve() / inverse() / solve_activations() / inverse_activations() per
+  // request, in order; a backend may override it to batch or spread the work.
+  virtual std::vector<Solution> solve_all(const std::vector<SolveRequest>& requests);
 
   // Throws InputError for an unknown backend name (listing the known ones).
   static std::unique_ptr<LinearSolver> create(const SolverOptions& options);
