@@ -12,6 +12,7 @@
 #include "tkfac/kfac/adam.hpp"
 #include "tkfac/kfac/checkpoint.hpp"
 #include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/factor_system.hpp"
 #include "tkfac/kfac/kfac_optimizer.hpp"
 #include "tkfac/kfac/loss.hpp"
 #include "tkfac/kfac/mlp.hpp"
@@ -520,6 +521,84 @@ TEST_CASE("K-FAC works on any KfacLayer: layers that are not an Mlp's step as th
   const kf::LossAndGradient lg = kf::loss_and_gradient(net, train.slice(0, 4), cache);
   auto views = kf::kfac_layers(std::as_const(net), cache, lg.backward, lg.backward);
   CHECK_THROWS_AS(views[0].apply_update(1.0, net.weights()[0]), std::logic_error);
+}
+
+TEST_CASE("factor_system: a layer's damped factor and Method 2's right-hand sides") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto bias : {kf::BiasMode::folded, kf::BiasMode::separate}) {
+    kf::KfacOptions o = small_kfac();
+    o.bias = bias;
+    o.method = kf::KfacMethod::solve;
+    kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+    const kf::Mlp before = net;
+    kf::Kfac k(o);
+    const kf::Batch b = train.slice(0, 16);
+    k.step(net, b);  // first step: the EMA is this batch's factors, the direction is U
+    kf::Checkpoint ckpt{before, kf::OptimizerConfig{}, {}, {}};
+    ckpt.optimizer.name = "kfac";
+    ckpt.optimizer.kfac = o;
+    kf::FactorSource src = kf::factor_source(ckpt, false);
+    kf::add_batch(src, before, b);
+    for (int l = 0; l < 2; ++l) {
+      const auto& st = k.layers()[static_cast<std::size_t>(l)];
+      const kf::FactorSystem g = kf::factor_system(src, l, kf::Factor::g, true);
+      const kf::FactorSystem a = kf::factor_system(src, l, kf::Factor::a, true);
+      TKFAC_CHECK_REL_NEAR(g.matrix, st.g, 1e-14);
+      TKFAC_CHECK_REL_NEAR(a.matrix, st.a, 1e-14);
+      CHECK(a.array.cols() == 16);
+      TKFAC_CHECK_REL_NEAR(MatrixXd(a.array * a.array.transpose() / 16.0), a.matrix, 1e-12);
+      CHECK(a.damping == a.lambda_a);
+      CHECK(g.damping == g.lambda_g);
+      const auto [la, lg] = k.damping_for(st.a, st.g);
+      CHECK(a.lambda_a == la);
+      CHECK(a.lambda_g == lg);
+      // Solving the A system with its right-hand sides gives the optimizer's update U.
+      const MatrixXd ut = damped(a.matrix, a.damping).llt().solve(a.rhs);
+      const MatrixXd& u = st.direction;
+      TKFAC_CHECK_REL_NEAR(MatrixXd(ut.transpose()), MatrixXd(u.leftCols(ut.rows())), 1e-10);
+      const MatrixXd x = damped(g.matrix, g.damping).llt().solve(g.rhs);
+      if (bias == kf::BiasMode::separate) {
+        TKFAC_CHECK_REL_NEAR(MatrixXd(x.rightCols(1)), MatrixXd(u.rightCols(1)), 1e-10);
+      }
+      CHECK(g.rhs.cols() == u.cols());
+      CHECK(a.rhs.cols() == u.rows());
+    }
+    // Without a batch there is no right-hand side; the EMA source gives the optimizer's factors.
+    kf::Checkpoint after{net, ckpt.optimizer, k.state(), {}};
+    const kf::FactorSource ema = kf::factor_source(after, true);
+    const kf::FactorSystem e = kf::factor_system(ema, 1, kf::Factor::a, true);
+    CHECK(e.rhs.size() == 0);
+    CHECK(e.array.size() == 0);
+    TKFAC_CHECK_REL_NEAR(e.matrix, k.layers()[1].a, 0.0);
+    kf::Checkpoint sgd = ckpt;
+    sgd.optimizer.name = "sgd";
+    CHECK_THROWS_AS(kf::factor_source(sgd, true), tkfac::InputError);
+    CHECK(kf::parse_factor("g") == kf::Factor::g);
+    CHECK_THROWS_WITH_AS(kf::parse_factor("B"), doctest::Contains("--factor"), tkfac::InputError);
+  }
+}
+
+TEST_CASE("load_data: one loader for train and netlist, and the first batch of a run") {
+  kf::DataOptions d;
+  d.dataset = "synthetic";
+  d.train_limit = 100;
+  d.seed = 3;
+  const kf::Data data = kf::load_data(d);
+  kf::SyntheticOptions so;
+  so.seed = 3;
+  so.train_size = 100;
+  const auto [train, test] = kf::make_synthetic(so);
+  CHECK(data.train.x == train.x);
+  CHECK(data.test.x == test.x);
+  CHECK(data.description == "synthetic, seed 3");
+  CHECK(kf::load_data(d, false).test.size() == 0);
+  const kf::Batch b = kf::first_batch(data.train, 10, 7);
+  std::vector<long> order = kf::epoch_permutation(100, 7, 0);
+  order.resize(10);
+  CHECK(b.x == data.train.batch(order).x);
+  d.dataset = "mnist";
+  CHECK_THROWS_WITH_AS(kf::load_data(d), doctest::Contains("--dataset: unknown data set 'mnist'"),
+                       tkfac::InputError);
 }
 
 TEST_CASE("inverse update interval reuses inverses between refreshes") {
