@@ -13,6 +13,7 @@
 #include "tkfac/kfac/adam.hpp"
 #include "tkfac/kfac/checkpoint.hpp"
 #include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/factor_system.hpp"
 #include "tkfac/kfac/kfac_optimizer.hpp"
 #include "tkfac/kfac/loss.hpp"
 #include "tkfac/kfac/mlp.hpp"
@@ -411,6 +412,199 @@ TEST_CASE("Method 1 (inverses) and Method 2 (solves) give the same updates") {
       }
     }
   }
+}
+
+namespace {
+
+// Cholesky that records each solve_all call: how many requests, of which kind, with which labels.
+class RecordingSolver final : public tkfac::solver::LinearSolver {
+ public:
+  struct Call {
+    std::vector<tkfac::solver::SolveRequest::Kind> kinds;
+    std::vector<std::string> labels;
+  };
+  std::vector<Call>* calls;
+  std::unique_ptr<tkfac::solver::LinearSolver> inner =
+      tkfac::solver::LinearSolver::create(tkfac::solver::SolverOptions{});
+  explicit RecordingSolver(std::vector<Call>* c) : calls(c) {}
+  std::string_view name() const override { return "recording"; }
+  tkfac::solver::Solution solve(const MatrixXd& m, const MatrixXd& b, double damping) override {
+    return inner->solve(m, b, damping);
+  }
+  std::vector<tkfac::solver::Solution> solve_all(
+      const std::vector<tkfac::solver::SolveRequest>& requests) override {
+    Call c;
+    for (const auto& r : requests) {
+      c.kinds.push_back(r.kind);
+      c.labels.push_back(r.label);
+    }
+    calls->push_back(c);
+    return LinearSolver::solve_all(requests);
+  }
+};
+
+using Kind = tkfac::solver::SolveRequest::Kind;
+
+// A layer that is not an Mlp's: it owns copies of what K-FAC needs.
+class OwnedLayer final : public kf::KfacLayer {
+ public:
+  OwnedLayer(const kf::KfacLayer& l)
+      : a_(l.inputs()), ds_(l.output_gradients()), dw_(l.weight_gradient()), w_(l.weights()) {}
+  const MatrixXd& inputs() const override { return a_; }
+  const MatrixXd& output_gradients() const override { return ds_; }
+  const MatrixXd& weight_gradient() const override { return dw_; }
+  const MatrixXd& weights() const override { return w_; }
+  void apply_update(double lr, const MatrixXd& d) override { w_ -= lr * d; }
+
+ private:
+  MatrixXd a_, ds_, dw_, w_;
+};
+
+}  // namespace
+
+TEST_CASE("a step's factor solves go to the solver in one batch (Method 1) or two (Method 2)") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto bias : {kf::BiasMode::folded, kf::BiasMode::separate}) {
+    kf::KfacOptions o = small_kfac();
+    o.bias = bias;
+    o.inverse_update_interval = 2;
+    std::vector<RecordingSolver::Call> c1, c2;
+    kf::Mlp net1({8, 6, 5, 3}, kf::Activation::tanh, 1), net2 = net1, net_ref = net1;
+    kf::Kfac m1(o, std::make_unique<RecordingSolver>(&c1));
+    kf::Kfac ref(o);  // the same options with the solver made from them
+    o.method = kf::KfacMethod::solve;
+    kf::Kfac m2(o, std::make_unique<RecordingSolver>(&c2));
+    for (int s = 0; s < 3; ++s) {
+      const kf::Batch b = train.slice(s * 16, 16);
+      CHECK(m1.step(net1, b).solves == (s % 2 == 0 ? 6 : 0));
+      ref.step(net_ref, b);
+      CHECK(m2.step(net2, b).solves == 6);
+    }
+    check_bitwise_equal(net1.weights(), net_ref.weights());
+    // Method 1: one call per refresh (steps 0 and 2), every layer's A and G inverse in it.
+    REQUIRE(c1.size() == 2);
+    CHECK(c1[0].labels == std::vector<std::string>{"layer 0 A", "layer 0 G", "layer 1 A",
+                                                   "layer 1 G", "layer 2 A", "layer 2 G"});
+    CHECK(c1[0].kinds == std::vector<Kind>(6, Kind::inverse));
+    // Method 2: per step, first all G-solves, then all A-solves (they need the G-solves' X).
+    REQUIRE(c2.size() == 6);
+    for (std::size_t i = 0; i < c2.size(); i += 2) {
+      CHECK(c2[i].labels == std::vector<std::string>{"layer 0 G", "layer 1 G", "layer 2 G"});
+      CHECK(c2[i + 1].labels == std::vector<std::string>{"layer 0 A", "layer 1 A", "layer 2 A"});
+      CHECK(c2[i].kinds == std::vector<Kind>(3, Kind::solve));
+    }
+  }
+}
+
+TEST_CASE("K-FAC works on any KfacLayer: layers that are not an Mlp's step as the Mlp does") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto method : {kf::KfacMethod::inverse, kf::KfacMethod::solve}) {
+    kf::KfacOptions o = small_kfac();
+    o.method = method;
+    o.momentum = 0.5;
+    kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1), ref_net = net;
+    kf::Kfac k(o), ref(o);
+    for (int s = 0; s < 3; ++s) {
+      const kf::Batch b = train.slice(s * 16, 16);
+      ref.step(ref_net, b);
+      // The same step with the layers copied out of the network: K-FAC only sees KfacLayer.
+      kf::ForwardCache cache;
+      const kf::LossAndGradient lg = kf::loss_and_gradient(net, b, cache);
+      std::vector<OwnedLayer> owned;
+      for (const auto& d : kf::kfac_layers(std::as_const(net), cache, lg.backward, lg.backward))
+        owned.emplace_back(d);
+      std::vector<kf::KfacLayer*> layers;
+      for (auto& l : owned) layers.push_back(&l);
+      kf::StepReport r;
+      k.update(layers, r, std::chrono::steady_clock::now());
+      for (std::size_t l = 0; l < owned.size(); ++l) net.weights()[l] = owned[l].weights();
+    }
+    check_bitwise_equal(net.weights(), ref_net.weights());
+  }
+  // A view of a const network cannot change it.
+  kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+  kf::ForwardCache cache;
+  const kf::LossAndGradient lg = kf::loss_and_gradient(net, train.slice(0, 4), cache);
+  auto views = kf::kfac_layers(std::as_const(net), cache, lg.backward, lg.backward);
+  CHECK_THROWS_AS(views[0].apply_update(1.0, net.weights()[0]), std::logic_error);
+}
+
+TEST_CASE("factor_system: a layer's damped factor and Method 2's right-hand sides") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto bias : {kf::BiasMode::folded, kf::BiasMode::separate}) {
+    kf::KfacOptions o = small_kfac();
+    o.bias = bias;
+    o.method = kf::KfacMethod::solve;
+    kf::Mlp net({8, 6, 3}, kf::Activation::tanh, 1);
+    const kf::Mlp before = net;
+    kf::Kfac k(o);
+    const kf::Batch b = train.slice(0, 16);
+    k.step(net, b);  // first step: the EMA is this batch's factors, the direction is U
+    kf::Checkpoint ckpt{before, kf::OptimizerConfig{}, {}, {}};
+    ckpt.optimizer.name = "kfac";
+    ckpt.optimizer.kfac = o;
+    kf::FactorSource src = kf::factor_source(ckpt, false);
+    kf::add_batch(src, before, b);
+    for (int l = 0; l < 2; ++l) {
+      const auto& st = k.layers()[static_cast<std::size_t>(l)];
+      const kf::FactorSystem g = kf::factor_system(src, l, kf::Factor::g, true);
+      const kf::FactorSystem a = kf::factor_system(src, l, kf::Factor::a, true);
+      TKFAC_CHECK_REL_NEAR(g.matrix, st.g, 1e-14);
+      TKFAC_CHECK_REL_NEAR(a.matrix, st.a, 1e-14);
+      CHECK(a.array.cols() == 16);
+      TKFAC_CHECK_REL_NEAR(MatrixXd(a.array * a.array.transpose() / 16.0), a.matrix, 1e-12);
+      CHECK(a.damping == a.lambda_a);
+      CHECK(g.damping == g.lambda_g);
+      const auto [la, lg] = k.damping_for(st.a, st.g);
+      CHECK(a.lambda_a == la);
+      CHECK(a.lambda_g == lg);
+      // Solving the A system with its right-hand sides gives the optimizer's update U.
+      const MatrixXd ut = damped(a.matrix, a.damping).llt().solve(a.rhs);
+      const MatrixXd& u = st.direction;
+      TKFAC_CHECK_REL_NEAR(MatrixXd(ut.transpose()), MatrixXd(u.leftCols(ut.rows())), 1e-10);
+      const MatrixXd x = damped(g.matrix, g.damping).llt().solve(g.rhs);
+      if (bias == kf::BiasMode::separate) {
+        TKFAC_CHECK_REL_NEAR(MatrixXd(x.rightCols(1)), MatrixXd(u.rightCols(1)), 1e-10);
+      }
+      CHECK(g.rhs.cols() == u.cols());
+      CHECK(a.rhs.cols() == u.rows());
+    }
+    // Without a batch there is no right-hand side; the EMA source gives the optimizer's factors.
+    kf::Checkpoint after{net, ckpt.optimizer, k.state(), {}};
+    const kf::FactorSource ema = kf::factor_source(after, true);
+    const kf::FactorSystem e = kf::factor_system(ema, 1, kf::Factor::a, true);
+    CHECK(e.rhs.size() == 0);
+    CHECK(e.array.size() == 0);
+    TKFAC_CHECK_REL_NEAR(e.matrix, k.layers()[1].a, 0.0);
+    kf::Checkpoint sgd = ckpt;
+    sgd.optimizer.name = "sgd";
+    CHECK_THROWS_AS(kf::factor_source(sgd, true), tkfac::InputError);
+    CHECK(kf::parse_factor("g") == kf::Factor::g);
+    CHECK_THROWS_WITH_AS(kf::parse_factor("B"), doctest::Contains("--factor"), tkfac::InputError);
+  }
+}
+
+TEST_CASE("load_data: one loader for train and netlist, and the first batch of a run") {
+  kf::DataOptions d;
+  d.dataset = "synthetic";
+  d.train_limit = 100;
+  d.seed = 3;
+  const kf::Data data = kf::load_data(d);
+  kf::SyntheticOptions so;
+  so.seed = 3;
+  so.train_size = 100;
+  const auto [train, test] = kf::make_synthetic(so);
+  CHECK(data.train.x == train.x);
+  CHECK(data.test.x == test.x);
+  CHECK(data.description == "synthetic, seed 3");
+  CHECK(kf::load_data(d, false).test.size() == 0);
+  const kf::Batch b = kf::first_batch(data.train, 10, 7);
+  std::vector<long> order = kf::epoch_permutation(100, 7, 0);
+  order.resize(10);
+  CHECK(b.x == data.train.batch(order).x);
+  d.dataset = "mnist";
+  CHECK_THROWS_WITH_AS(kf::load_data(d), doctest::Contains("--dataset: unknown data set 'mnist'"),
+                       tkfac::InputError);
 }
 
 TEST_CASE("inverse update interval reuses inverses between refreshes") {

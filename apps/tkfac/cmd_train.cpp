@@ -194,10 +194,13 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   if (!a.compare.empty() && !a.save.empty()) {
     throw InputError("--save: not available with --compare (save one run at a time)");
   }
-  if (a.dataset != "fashion-mnist" && a.dataset != "synthetic") {
-    throw InputError(fmt::format(
-        "--dataset: unknown data set '{}' (expected fashion-mnist or synthetic)", a.dataset));
-  }
+  kf::DataOptions data;
+  data.dataset = a.dataset;
+  data.directory = a.data_dir;
+  data.pool = a.pool;
+  data.train_limit = a.train_limit;
+  data.seed = a.seed;
+  data.validate();
   if (given("--steps") && given("--epochs"))
     throw InputError("--steps and --epochs: give only one");
   // TrainOptions reads steps == 0 as "use --epochs" and the header reads a negative eval_every as
@@ -241,22 +244,9 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   to.validate();
 
   // Data.
-  kf::Dataset train, test;
-  if (a.dataset == "fashion-mnist") {
-    kf::FashionMnistOptions fo;
-    fo.directory = a.data_dir;
-    fo.pool = a.pool;
-    fo.limit = a.train_limit;
-    fo.validate();
-    train = kf::load_fashion_mnist(kf::Split::train, fo);
-    fo.limit = 0;
-    test = kf::load_fashion_mnist(kf::Split::test, fo);
-  } else {
-    kf::SyntheticOptions so;
-    so.seed = a.seed;
-    if (a.train_limit > 0) so.train_size = a.train_limit;
-    std::tie(train, test) = kf::make_synthetic(so);
-  }
+  kf::Data loaded = kf::load_data(data);
+  kf::Dataset& train = loaded.train;
+  kf::Dataset& test = loaded.test;
 
   // Network.
   std::vector<int> sizes = a.layers.empty() ? std::vector<int>{train.features(), 32, train.classes}

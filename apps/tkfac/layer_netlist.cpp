@@ -8,7 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <random>
 
 #include "inputs.hpp"
@@ -18,8 +17,7 @@
 #include "tkfac/core/output_file.hpp"
 #include "tkfac/kfac/checkpoint.hpp"
 #include "tkfac/kfac/dataset.hpp"
-#include "tkfac/kfac/kfac_factors.hpp"
-#include "tkfac/kfac/trainer.hpp"
+#include "tkfac/kfac/factor_system.hpp"
 #include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
@@ -34,86 +32,43 @@ namespace ng = tkfac::netlist_gen;
 
 bool is_activation(const ng::NetlistOptions& o) { return o.encoding == ng::Encoding::activation; }
 
-// One factor of one layer, ready for netlist_gen.
-struct FactorProblem {
-  int layer = 0;
-  char factor = 'A';
-  Eigen::MatrixXd matrix;  // the undamped factor (A or G) as K-FAC holds it
-  Eigen::MatrixXd array;   // its array (matrix = array array^T / b); empty for an EMA
-  double damping = 0.0;    // lambda_A or lambda_G
-  Eigen::VectorXd rhs;     // empty: none
-  std::vector<std::string> provenance;  // header lines
-};
-
-ng::Netlist build(const FactorProblem& p, const ng::NetlistOptions& c) {
-  ng::NetlistOptions o = c;
-  o.damping = p.damping;
-  ng::Netlist nl = is_activation(o) ? ng::make_activation_netlist(p.array, p.rhs, o)
-                                : ng::make_netlist(p.matrix, p.rhs, o);
-  // Where the matrix came from, after the first header line.
-  std::vector<std::string> lines = p.provenance;
-  lines.push_back("");
-  nl.header.insert(nl.header.begin() + 2, lines.begin(), lines.end());
-  return nl;
-}
-
-// Everything loaded once: the checkpoint, the batch's factors, the EMA state.
+// Everything loaded once: the checkpoint and where its factors come from.
 struct Problem {
   explicit Problem(kf::Checkpoint c) : ckpt(std::move(c)) {}
   std::string model;
   kf::Checkpoint ckpt;
-  kf::KfacOptions kfac;
-  std::optional<kf::BatchFactors> batch;  // when a batch was drawn
+  kf::FactorSource source;
   std::string batch_text;
-  std::vector<kf::Kfac::LayerState> ema;  // --from-ema
 };
 
 Problem load_problem(const LayerArgs& a, kf::Checkpoint ckpt, bool need_batch) {
   Problem p(std::move(ckpt));
   p.model = a.model;
-  p.kfac = p.ckpt.optimizer.kfac;
-  p.kfac.solver = solver::SolverOptions{};  // digital bookkeeping only (cholesky)
-  p.kfac.validate();
-  if (a.from_ema) {
-    if (p.ckpt.optimizer.name != "kfac") {
-      throw InputError(fmt::format(
-          "--from-ema: the checkpoint --model '{}' was trained with '{}', which keeps no K-FAC "
-          "factors (expected a K-FAC checkpoint, or drop --from-ema to use a batch)",
-          a.model, p.ckpt.optimizer.name));
-    }
-    kf::Kfac opt(p.kfac);
-    opt.load_state(p.ckpt.optimizer_state, p.ckpt.net);
-    if (opt.layers().empty() || opt.layers().front().a.trace() == 0.0) {
-      throw InputError(fmt::format(
-          "--from-ema: the checkpoint --model '{}' holds no factor estimates yet (0 steps)",
-          a.model));
-    }
-    p.ema = opt.layers();
+  if (a.from_ema && p.ckpt.optimizer.name != "kfac") {
+    throw InputError(fmt::format(
+        "--from-ema: the checkpoint --model '{}' was trained with '{}', which keeps no K-FAC "
+        "factors (expected a K-FAC checkpoint, or drop --from-ema to use a batch)",
+        a.model, p.ckpt.optimizer.name));
+  }
+  p.source = kf::factor_source(p.ckpt, a.from_ema);
+  if (a.from_ema && (p.source.ema.empty() || p.source.ema.front().a.trace() == 0.0)) {
+    throw InputError(fmt::format(
+        "--from-ema: the checkpoint --model '{}' holds no factor estimates yet (0 steps)",
+        a.model));
   }
   if (!need_batch) return p;
   if (a.batch_size < 1) {
     throw InputError(fmt::format("--batch-size: {} is not a positive batch size", a.batch_size));
   }
-  kf::Dataset train;
-  std::string data_text;
-  if (a.dataset == "fashion-mnist") {
-    kf::FashionMnistOptions fo;
-    if (!a.data_dir.empty()) fo.directory = a.data_dir;
-    fo.pool = a.pool;
-    fo.limit = a.train_limit;
-    fo.validate();
-    train = kf::load_fashion_mnist(kf::Split::train, fo);
-    data_text = fmt::format("fashion-mnist, pool {}", a.pool);
-  } else if (a.dataset == "synthetic") {
-    kf::SyntheticOptions so;
-    so.seed = a.seed;
-    if (a.train_limit > 0) so.train_size = a.train_limit;
-    train = kf::make_synthetic(so).first;
-    data_text = fmt::format("synthetic, seed {}", a.seed);
-  } else {
-    throw InputError(fmt::format(
-        "--dataset: unknown data set '{}' (expected fashion-mnist or synthetic)", a.dataset));
-  }
+  kf::DataOptions d;
+  d.dataset = a.dataset;
+  if (!a.data_dir.empty()) d.directory = a.data_dir;
+  d.pool = a.pool;
+  d.train_limit = a.train_limit;
+  d.seed = a.seed;
+  const kf::Data data = kf::load_data(d, false);
+  const kf::Dataset& train = data.train;
+  const std::string& data_text = data.description;
   const kf::Mlp& net = p.ckpt.net;
   if (train.features() != net.input_size()) {
     throw InputError(fmt::format(
@@ -130,90 +85,72 @@ Problem load_problem(const LayerArgs& a, kf::Checkpoint ckpt, bool need_batch) {
     throw InputError(fmt::format("--batch-size: {} is larger than the data set ({}: {} examples)",
                                  a.batch_size, data_text, train.size()));
   }
-  // The first batch a `tkfac train --seed S` run draws (epoch 0 of its data order).
-  std::vector<long> order = kf::epoch_permutation(train.size(), a.seed, 0);
-  order.resize(static_cast<std::size_t>(a.batch_size));
-  const kf::Batch batch = train.batch(order);
-  std::mt19937_64 rng(p.kfac.seed);  // Monte-Carlo Fisher labels, as a fresh optimizer draws them
-  p.batch = kf::batch_factors(net, batch, p.kfac, rng);
+  kf::add_batch(p.source, net, kf::first_batch(train, a.batch_size, a.seed));
   p.batch_text = fmt::format("batch of {} ({}; the first batch of `tkfac train --seed {}`)",
                              a.batch_size, data_text, a.seed);
   return p;
 }
 
-char parse_factor(const std::string& text) {
-  if (text == "A" || text == "a") return 'A';
-  if (text == "G" || text == "g") return 'G';
-  throw InputError(fmt::format("--factor: unknown factor '{}' (expected A or G)", text));
-}
+// One factor of one layer, ready for netlist_gen.
+struct FactorProblem {
+  int layer = 0;
+  char factor = 'A';
+  kf::FactorSystem system;
+  Eigen::VectorXd rhs;                  // empty: none
+  std::vector<std::string> provenance;  // header lines
+};
 
-FactorProblem factor_problem(const Problem& p, int layer, char factor, long rhs_column,
+FactorProblem factor_problem(const Problem& p, int layer, kf::Factor factor, long rhs_column,
                              bool from_ema) {
   const kf::Mlp& net = p.ckpt.net;
   const auto l = static_cast<std::size_t>(layer);
+  const kf::KfacOptions& kfac = p.source.options;
   FactorProblem f;
   f.layer = layer;
-  f.factor = factor;
-  Eigen::MatrixXd a_fac, g_fac;
-  if (from_ema) {
-    a_fac = p.ema[l].a;
-    g_fac = p.ema[l].g;
-  } else {
-    a_fac = p.batch->layers[l].a;
-    g_fac = p.batch->layers[l].g;
-  }
-  const auto [lambda_a, lambda_g] = kf::damping_pair(p.kfac, a_fac, g_fac);
-  f.matrix = factor == 'A' ? a_fac : g_fac;
-  f.damping = factor == 'A' ? lambda_a : lambda_g;
-  if (!from_ema) f.array = factor == 'A' ? p.batch->layers[l].a_array : p.batch->layers[l].g_array;
+  f.factor = kf::factor_letter(factor);
+  f.system = kf::factor_system(p.source, layer, factor, rhs_column >= 0);
+  const kf::FactorSystem& s = f.system;
   const int n_in = net.sizes()[l], n_out = net.sizes()[l + 1];
-  const bool folded = p.kfac.bias == kf::BiasMode::folded;
+  const bool folded = kfac.bias == kf::BiasMode::folded;
   auto& h = f.provenance;
   h.push_back(fmt::format("Source: checkpoint {}, layer {} ({} -> {}, {}), factor {}", p.model,
-                          layer, n_in, n_out, kf::to_string(net.activation()), factor));
-  if (factor == 'A') {
+                          layer, n_in, n_out, kf::to_string(net.activation()), f.factor));
+  if (factor == kf::Factor::a) {
     h.push_back(fmt::format("  A = E[a a^T] over the layer's inputs a{} ({} x {})",
                             folded ? " with the ones entry (bias folded)" : " (bias separate)",
-                            f.matrix.rows(), f.matrix.cols()));
+                            s.matrix.rows(), s.matrix.cols()));
   } else {
     h.push_back(fmt::format("  G = E[g g^T], g = b dL/ds per example ({} Fisher, {} x {})",
-                            kf::to_string(p.kfac.fisher), f.matrix.rows(), f.matrix.cols()));
+                            kf::to_string(kfac.fisher), s.matrix.rows(), s.matrix.cols()));
   }
-  h.push_back(from_ema ? fmt::format("  from the optimizer's EMA state in the checkpoint (beta = {})",
-                                     p.kfac.ema_decay)
-                       : "  from one " + p.batch_text);
+  h.push_back(from_ema
+                  ? fmt::format("  from the optimizer's EMA state in the checkpoint (beta = {})",
+                                kfac.ema_decay)
+                  : "  from one " + p.batch_text);
   h.push_back(fmt::format("Damping as the optimizer damps it: {} scheme, lambda = {:.6g}:",
-                          kf::to_string(p.kfac.damping_scheme), p.kfac.damping));
+                          kf::to_string(kfac.damping_scheme), kfac.damping));
   h.push_back(fmt::format("  lambda_A = {:.17g}, lambda_G = {:.17g}; this netlist uses lambda_{}",
-                          lambda_a, lambda_g, factor));
+                          s.lambda_a, s.lambda_g, f.factor));
   if (rhs_column < 0) {
     h.push_back("Right-hand side: none (inputs at zero; set --rhs-column)");
     return f;
   }
-  const Eigen::MatrixXd& grad = p.batch->gradients[l];
-  if (factor == 'G') {
-    if (rhs_column >= grad.cols()) {
-      throw InputError(fmt::format(
-          "--rhs-column: {} is out of range for factor G of layer {}: expected 0..{} (a column "
-          "of the gradient dW_bar, n_in + 1 = {} columns)",
-          rhs_column, layer, grad.cols() - 1, grad.cols()));
-    }
-    f.rhs = grad.col(rhs_column);
+  if (rhs_column >= s.rhs.cols()) {
+    throw InputError(
+        factor == kf::Factor::g
+            ? fmt::format("--rhs-column: {} is out of range for factor G of layer {}: expected "
+                          "0..{} (a column of the gradient dW_bar, n_in + 1 = {} columns)",
+                          rhs_column, layer, s.rhs.cols() - 1, s.rhs.cols())
+            : fmt::format("--rhs-column: {} is out of range for factor A of layer {}: expected "
+                          "0..{} (a row of X = (G + lambda_G I)^-1 dW_bar, n_out = {} rows)",
+                          rhs_column, layer, s.rhs.cols() - 1, s.rhs.cols()));
+  }
+  f.rhs = s.rhs.col(rhs_column);
+  if (factor == kf::Factor::g) {
     h.push_back(fmt::format(
         "Right-hand side: column {} of dW_bar (Method 2's first solve (G + lambda_G I) X = dW_bar)",
         rhs_column));
   } else {
-    if (rhs_column >= grad.rows()) {
-      throw InputError(fmt::format(
-          "--rhs-column: {} is out of range for factor A of layer {}: expected 0..{} (a row of "
-          "X = (G + lambda_G I)^-1 dW_bar, n_out = {} rows)",
-          rhs_column, layer, grad.rows() - 1, grad.rows()));
-    }
-    Eigen::MatrixXd gd = g_fac;
-    gd.diagonal().array() += lambda_g;
-    const Eigen::MatrixXd x = gd.llt().solve(grad);
-    const Eigen::Index cols = folded ? x.cols() : x.cols() - 1;
-    f.rhs = x.row(rhs_column).leftCols(cols).transpose();
     h.push_back(fmt::format(
         "Right-hand side: row {} of X = (G + lambda_G I)^-1 dW_bar (Cholesky), Method 2's second",
         rhs_column));
@@ -221,6 +158,18 @@ FactorProblem factor_problem(const Problem& p, int layer, char factor, long rhs_
                 std::to_string(rhs_column) + " of the preconditioned update U");
   }
   return f;
+}
+
+ng::Netlist build(const FactorProblem& p, const ng::NetlistOptions& c) {
+  ng::NetlistOptions o = c;
+  o.damping = p.system.damping;
+  ng::Netlist nl = is_activation(o) ? ng::make_activation_netlist(p.system.array, p.rhs, o)
+                                    : ng::make_netlist(p.system.matrix, p.rhs, o);
+  // Where the matrix came from, after the first header line.
+  std::vector<std::string> lines = p.provenance;
+  lines.push_back("");
+  nl.header.insert(nl.header.begin() + 2, lines.begin(), lines.end());
+  return nl;
 }
 
 std::string factor_file_name(int layer, char factor, const std::string& encoding) {
@@ -236,13 +185,13 @@ void write_factor_plot(const std::string& path, const FactorProblem& f, const ng
   PlotPanel heat;
   Eigen::MatrixXd shown;
   if (activation) {
-    shown = g0 * f.array / std::sqrt(static_cast<double>(f.array.cols()) * s_m);
+    shown = g0 * f.system.array / std::sqrt(static_cast<double>(f.system.array.cols()) * s_m);
     heat.title = fmt::format("layer {} factor {}: first array g0 F_ik (S), N x b", f.layer, f.factor);
     heat.xlabel = "example k";
     heat.ylabel = "unknown i";
   } else {
-    shown = f.matrix;
-    shown.diagonal().array() += f.damping;
+    shown = f.system.matrix;
+    shown.diagonal().array() += f.system.damping;
     shown *= g0 / s_m;
     heat.title = fmt::format("layer {} factor {}: conductances g0 m_hat_ij (S)", f.layer, f.factor);
     heat.xlabel = "column j";
@@ -252,8 +201,8 @@ void write_factor_plot(const std::string& path, const FactorProblem& f, const ng
   heat.heatmap_cols = static_cast<int>(shown.cols());
   for (Eigen::Index i = 0; i < shown.rows(); ++i)
     for (Eigen::Index j = 0; j < shown.cols(); ++j) heat.heatmap.push_back(shown(i, j));
-  Eigen::MatrixXd damped = f.matrix;
-  damped.diagonal().array() += f.damping;
+  Eigen::MatrixXd damped = f.system.matrix;
+  damped.diagonal().array() += f.system.damping;
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(damped / s_m, Eigen::EigenvaluesOnly);
   PlotPanel spectrum;
   spectrum.title =
@@ -320,8 +269,9 @@ void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c
         "elements,min_resistance,max_resistance,dynamic_range_bits,damping,condition_number,"
         "predicted_tau,sim_time,file\n";
     for (int l = 0; l < p.ckpt.net.num_layers(); ++l) {
-      for (const char factor : {'A', 'G'}) {
-        const FactorProblem f = factor_problem(p, l, factor, -1, a.from_ema);
+      for (const kf::Factor kind : {kf::Factor::a, kf::Factor::g}) {
+        const char factor = kf::factor_letter(kind);
+        const FactorProblem f = factor_problem(p, l, kind, -1, a.from_ema);
         const ng::Netlist nl = build(f, c);
         const std::string file =
             factor_file_name(l, factor, std::string(ng::to_string(c.encoding)));
@@ -424,11 +374,11 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
         "--encoding activation: not available with --from-ema (an EMA of factors has no "
         "activation arrays); expected a single batch (drop --from-ema) or another encoding");
   }
-  char factor = 'A';
+  kf::Factor kind = kf::Factor::a;
   if (!all) {
     if (a.layer < 0) throw InputError("--layer: required with --model (or use --all DIR)");
     if (a.factor.empty()) throw InputError("--factor: required with --model (A or G)");
-    factor = parse_factor(a.factor);
+    kind = kf::parse_factor(a.factor);
   }
   if (a.rhs_column < -1) {
     throw InputError(fmt::format("--rhs-column: {} is negative (expected a column index)",
@@ -462,7 +412,8 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
     write_all(a, p, c);
     return;
   }
-  const FactorProblem f = factor_problem(p, a.layer, factor, a.rhs_column, a.from_ema);
+  const char factor = kf::factor_letter(kind);
+  const FactorProblem f = factor_problem(p, a.layer, kind, a.rhs_column, a.from_ema);
   const ng::Netlist nl = build(f, c);
   const std::string text = ng::to_spice(nl);
   if (!a.plot.empty()) write_factor_plot(a.plot, f, nl, is_activation(c));
@@ -471,12 +422,12 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
       write_file_atomically(a.export_prefix + suffix, "--export",
                             [&](std::ostream& os) { write_csv_matrix(os, m); });
     };
-    csv("_matrix.csv", f.matrix);
-    if (f.array.size() != 0) csv("_array.csv", f.array);
+    csv("_matrix.csv", f.system.matrix);
+    if (f.system.array.size() != 0) csv("_array.csv", f.system.array);
     if (f.rhs.size() != 0) csv("_rhs.csv", f.rhs);
     std::cerr << fmt::format("exported {}_matrix.csv{}{} (damping lambda_{} = {:.17g})\n",
-                             a.export_prefix, f.array.size() ? ", _array.csv" : "",
-                             f.rhs.size() ? ", _rhs.csv" : "", factor, f.damping);
+                             a.export_prefix, f.system.array.size() ? ", _array.csv" : "",
+                             f.rhs.size() ? ", _rhs.csv" : "", factor, f.system.damping);
   }
   if (!output.empty()) {
     write_file_atomically(output, "--output", [&](std::ostream& os) { os << text; });

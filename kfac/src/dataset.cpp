@@ -8,6 +8,7 @@
 #include <random>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/kfac/trainer.hpp"
 
 namespace tkfac::kfac {
 
@@ -221,6 +222,46 @@ std::pair<Dataset, Dataset> make_synthetic(const SyntheticOptions& o) {
   Dataset train = make(o.train_size, "train");
   Dataset test = make(o.test_size, "test");
   return {std::move(train), std::move(test)};
+}
+
+void DataOptions::validate() const {
+  if (dataset != "fashion-mnist" && dataset != "synthetic") {
+    throw InputError(fmt::format(
+        "--dataset: unknown data set '{}' (expected fashion-mnist or synthetic)", dataset));
+  }
+}
+
+Data load_data(const DataOptions& options, bool with_test) {
+  options.validate();
+  Data d;
+  if (options.dataset == "fashion-mnist") {
+    FashionMnistOptions fo;
+    fo.directory = options.directory;
+    fo.pool = options.pool;
+    fo.limit = options.train_limit;
+    fo.validate();
+    d.train = load_fashion_mnist(Split::train, fo);
+    if (with_test) {
+      fo.limit = 0;
+      d.test = load_fashion_mnist(Split::test, fo);
+    }
+    d.description = fmt::format("fashion-mnist, pool {}", options.pool);
+  } else {
+    SyntheticOptions so;
+    so.seed = options.seed;
+    if (options.train_limit > 0) so.train_size = options.train_limit;
+    auto [train, test] = make_synthetic(so);
+    d.train = std::move(train);
+    if (with_test) d.test = std::move(test);
+    d.description = fmt::format("synthetic, seed {}", options.seed);
+  }
+  return d;
+}
+
+Batch first_batch(const Dataset& train, int batch_size, std::uint64_t seed) {
+  std::vector<long> order = epoch_permutation(train.size(), seed, 0);
+  order.resize(static_cast<std::size_t>(batch_size));
+  return train.batch(order);
 }
 
 }  // namespace tkfac::kfac

@@ -160,4 +160,27 @@ Backward Mlp::backward(const ForwardCache& cache, const Eigen::MatrixXd& dlogits
   return out;
 }
 
+namespace {
+std::vector<DenseLayer> views(const Mlp& net, std::vector<Eigen::MatrixXd>* mutable_weights,
+                              const ForwardCache& cache, const Backward& loss,
+                              const Backward& fisher) {
+  std::vector<DenseLayer> out;
+  for (std::size_t l = 0; l < net.weights().size(); ++l) {
+    out.emplace_back(cache.inputs[l], fisher.output_grads[l], loss.grads[l], net.weights()[l],
+                     mutable_weights ? &(*mutable_weights)[l] : nullptr);
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<DenseLayer> kfac_layers(Mlp& net, const ForwardCache& cache, const Backward& loss,
+                                    const Backward& fisher) {
+  return views(net, &net.weights(), cache, loss, fisher);
+}
+
+std::vector<DenseLayer> kfac_layers(const Mlp& net, const ForwardCache& cache, const Backward& loss,
+                                    const Backward& fisher) {
+  return views(net, nullptr, cache, loss, fisher);
+}
+
 }  // namespace tkfac::kfac

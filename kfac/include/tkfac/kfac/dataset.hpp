@@ -72,4 +72,32 @@ struct SyntheticOptions {
 };
 std::pair<Dataset, Dataset> make_synthetic(const SyntheticOptions& options = {});
 
+// The data a command trains on or draws a batch from, by name: what `tkfac train` and
+// `tkfac netlist --model` read (one loader, so both see the same examples).
+//
+//   tkfac::kfac::DataOptions d;
+//   d.dataset = "synthetic";
+//   tkfac::kfac::Data data = tkfac::kfac::load_data(d);  // data.train, data.test
+struct DataOptions {
+  std::string dataset = "fashion-mnist";                    // fashion-mnist | synthetic
+  std::string directory = FashionMnistOptions{}.directory;  // Fashion-MNIST files
+  int pool = 4;            // Fashion-MNIST average pooling (FashionMnistOptions::pool)
+  long train_limit = 0;    // > 0: Fashion-MNIST keeps the first N training examples;
+                           // synthetic makes N training examples
+  std::uint64_t seed = 1;  // synthetic: the mixture and its examples
+  void validate() const;   // throws InputError for an unknown --dataset
+};
+struct Data {
+  Dataset train;
+  Dataset test;             // empty unless asked for
+  std::string description;  // e.g. "fashion-mnist, pool 4" or "synthetic, seed 1"
+};
+// Validates `options` (and the Fashion-MNIST options it implies) and loads the training split;
+// the test split (never limited) too when `with_test`.
+Data load_data(const DataOptions& options, bool with_test = true);
+
+// The first batch a training run with data-order seed `seed` draws (epoch 0 of its order,
+// epoch_permutation in trainer.hpp): the examples K-FAC's first step sees.
+Batch first_batch(const Dataset& train, int batch_size, std::uint64_t seed);
+
 }  // namespace tkfac::kfac

@@ -19,7 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "tkfac/kfac/kfac_optimizer.hpp"
+#include "tkfac/kfac/kfac_layer.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer.hpp"
 
@@ -32,10 +33,9 @@ struct LayerFactors {
   Eigen::MatrixXd g;        // G_batch, exactly symmetric
 };
 
-// Layer `layer`'s factors from a forward cache and the backward pass of the Fisher's loss
-// (true labels for the empirical Fisher, sampled ones for the Monte-Carlo Fisher).
-LayerFactors layer_factors(const ForwardCache& cache, const Backward& fisher_backward, int layer,
-                           BiasMode bias);
+// A layer's factors from its inputs and the output gradients of the Fisher's loss (true labels
+// for the empirical Fisher, sampled ones for the Monte-Carlo Fisher).
+LayerFactors layer_factors(const KfacLayer& layer, BiasMode bias);
 
 // The backward pass whose output gradients define G: `loss_backward` itself (empirical Fisher)
 // or that of labels drawn from the model's softmax with `rng` (Monte-Carlo Fisher).

@@ -23,70 +23,38 @@
 // inverse_update_interval steps. Method `solve` (2): solve G X = dW_bar, then Y A = X, every step.
 // Bias `separate` (ASDL): A = a a^T / b without the ones entry; U_W as above and
 // U_b = (G + lambda_G I)^-1 db.
+//
+// The solves of a step go to the solver in batches (LinearSolver::solve_all), so a backend may
+// batch or spread them. Method 1: one call with every inverse due at a refresh ((A + lA I)^-1,
+// (G + lG I)^-1 per layer). Method 2 has a true dependency (the A-solve needs the G-solve's X), so
+// two calls per step: first every layer's (G + lG I) X = dW_bar (with the bias separate, X's last
+// column is the bias update, so the bias solves are in this call), then every layer's
+// (A + lA I) U^T = X^T. StepReport's solves, solver_wall_seconds and analog_seconds count and sum
+// over the requests as before.
+//
+// The optimizer works on layers through KfacLayer (kfac_layer.hpp); step(Mlp&, ...) only runs the
+// network's forward and backward passes and hands its dense layers to update().
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <random>
 #include <string_view>
+#include <vector>
 
-#include "tkfac/kfac/optimizer.hpp"
 #include "tkfac/solver/linear_solver.hpp"
+#include "tkfac/kfac/kfac_layer.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
+#include "tkfac/kfac/optimizer.hpp"
 
 namespace tkfac::kfac {
-
-enum class DampingScheme { tikhonov, pi };
-enum class KfacMethod { inverse, solve };          // DESIGN.md Method 1 and Method 2
-enum class FisherType { empirical, monte_carlo };  // true labels / labels sampled from the model
-enum class BiasMode { folded, separate };          // Eq. (4) ones entry in A / ASDL
-enum class EmaInit { first_batch, zero };          // first factor update sets / adds to zero
-
-// Each throws InputError naming `option` and the accepted values.
-DampingScheme parse_damping_scheme(std::string_view text,
-                                   std::string_view option = "--damping-scheme");
-KfacMethod parse_kfac_method(std::string_view text, std::string_view option = "--method");
-FisherType parse_fisher_type(std::string_view text, std::string_view option = "--fisher");
-BiasMode parse_bias_mode(std::string_view text, std::string_view option = "--bias");
-EmaInit parse_ema_init(std::string_view text, std::string_view option = "--ema-init");
-std::string_view to_string(DampingScheme v);
-std::string_view to_string(KfacMethod v);
-std::string_view to_string(FisherType v);
-std::string_view to_string(BiasMode v);
-std::string_view to_string(EmaInit v);
-
-struct KfacOptions {
-  double learning_rate = 0.05;
-  double damping = 1e-3;  // lambda, > 0
-  DampingScheme damping_scheme = DampingScheme::pi;
-  double ema_decay = 0.95;  // beta in [0, 1); ASDL's ema_decay w is 1 - beta
-  EmaInit ema_init = EmaInit::first_batch;
-  int factor_update_interval = 1;   // steps between factor (EMA) updates, >= 1
-  int inverse_update_interval = 1;  // Method 1: steps between inverse refreshes, >= 1
-  KfacMethod method = KfacMethod::inverse;
-  double kl_clip = 0.0;       // 0: off
-  double momentum = 0.0;      // mu in [0, 1)
-  double weight_decay = 0.0;  // L2, added to the gradient before preconditioning
-  FisherType fisher = FisherType::empirical;
-  BiasMode bias = BiasMode::folded;
-  std::uint64_t seed = 0;  // Monte-Carlo Fisher label sampling
-  solver::SolverOptions solver;
-
-  void validate() const;  // throws InputError naming the option
-};
-// The description of KfacOptions' own fields (src/kfac_option_table.cpp); `solver` is
-// described by cosim's solver, netlist and thermo tables.
-const options::OptionTable<KfacOptions>& kfac_option_table();
-// {own fields, "solver": {backend, cg, "netlist": {...}, "thermo": {...}}}; reading keeps the
-// defaults of missing keys (older checkpoints).
-nlohmann::json to_json(const KfacOptions& options);
-KfacOptions kfac_options_from_json(const nlohmann::json& j);
-
-// The settings of the Thermodynamic K-FAC paper's code (ASDL): bias apart, pi damping,
-// empirical Fisher, EMA from zero. `asdl_ema_decay` is ASDL's w (F <- (1-w) F + w F_batch).
-KfacOptions asdl_options(double learning_rate, double damping, double asdl_ema_decay);
 
 class Kfac final : public Optimizer {
  public:
   explicit Kfac(KfacOptions options = {});  // validates; creates the solver (InputError)
+  // With a solver made elsewhere (a wrapped or instrumented backend); options.solver is then
+  // only recorded (checkpoints), not used to create one.
+  Kfac(KfacOptions options, std::unique_ptr<solver::LinearSolver> solver);
   ~Kfac() override;
   std::string_view name() const override { return "kfac"; }
   StepReport step(Mlp& net, const Batch& batch) override;
@@ -94,6 +62,15 @@ class Kfac final : public Optimizer {
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state, const Mlp& net) override;
   const KfacOptions& options() const { return options_; }
+
+  // The optimizer proper on any layers: the factor update when factors_due(), the step's solves,
+  // KL clipping, momentum and each layer's apply_update. `layers` are the network's layers for
+  // the batch (their output gradients those of the Fisher's loss when factors_due()); `report`
+  // holds the loss; factor_seconds is measured from `factor_start`. step(Mlp&, ...) calls this.
+  void update(const std::vector<KfacLayer*>& layers, StepReport& report,
+              std::chrono::steady_clock::time_point factor_start);
+  // Whether this step updates the factors (every factor_update_interval steps).
+  bool factors_due() const { return steps_ % options_.factor_update_interval == 0; }
 
   // Introspection (tests, plots). Valid after the first step.
   struct LayerState {
@@ -108,9 +85,12 @@ class Kfac final : public Optimizer {
   std::pair<double, double> damping_for(const Eigen::MatrixXd& a, const Eigen::MatrixXd& g) const;
 
  private:
-  void init_layers(const Mlp& net);
-  void update_factors(const Mlp& net, const ForwardCache& cache, const Backward& fisher_bw);
-  Eigen::MatrixXd precondition(int layer, const Eigen::MatrixXd& grad, StepReport& report);
+  void init_layers(const std::vector<KfacLayer*>& layers);
+  void update_factors(const std::vector<KfacLayer*>& layers);
+  void refresh_inverses(StepReport& report);  // Method 1, one solve_all
+  Eigen::MatrixXd apply_inverses(int layer, const Eigen::MatrixXd& grad) const;  // Method 1
+  std::vector<Eigen::MatrixXd> solve_updates(const std::vector<Eigen::MatrixXd>& grads,
+                                             StepReport& report);  // Method 2, two solve_alls
 
   KfacOptions options_;
   std::unique_ptr<solver::LinearSolver> solver_;

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tkfac/kfac/kfac_layer.hpp"
+
 namespace tkfac::kfac {
 
 enum class Activation { tanh, relu };
@@ -71,6 +73,15 @@ class Mlp {
   Activation activation_;
   std::vector<Eigen::MatrixXd> weights_;
 };
+
+// K-FAC's view of the network's layers for one batch (kfac_layer.hpp): inputs from `cache`,
+// weight gradients from `loss` (the training loss's backward pass), output gradients from
+// `fisher` (the Fisher's loss; `loss` itself for the empirical Fisher). The views refer to all
+// four arguments, which must outlive them; from a const network they are read-only.
+std::vector<DenseLayer> kfac_layers(Mlp& net, const ForwardCache& cache, const Backward& loss,
+                                    const Backward& fisher);
+std::vector<DenseLayer> kfac_layers(const Mlp& net, const ForwardCache& cache, const Backward& loss,
+                                    const Backward& fisher);
 
 // Throws InputError naming `option` unless `text` is a comma-separated list of at least two
 // positive integers, e.g. "49,32,10".
