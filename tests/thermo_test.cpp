@@ -20,6 +20,7 @@
 #include "tkfac/cosim/estimators.hpp"
 #include "tkfac/cosim/ou_process.hpp"
 #include "tkfac/cosim/relaxation.hpp"
+#include "tkfac/cosim/sampling.hpp"
 #include "tkfac/cosim/session.hpp"
 #include "tkfac/cosim/thermodynamic.hpp"
 #include "tkfac/netlist_gen/activation.hpp"
@@ -316,7 +317,7 @@ TEST_CASE("spice, activation encoding: noisy mean and covariance match the exact
     no.damping = damping;
     const ng::Netlist nl = ng::make_activation_netlist(a, b, no);
     const Eigen::MatrixXd m = ng::activation_matrix(a);
-    const cs::ThermoModel model = cs::make_thermo_model(nl.summary, m, b, damping);
+    const cs::ThermoModel model = cs::make_thermo_model(nl, m, b, damping);
     // The twin's M_hat is F F^T + mu I, and its law the textbook one for M + damping I.
     const double s_m = nl.summary.matrix_scale;
     const Eigen::MatrixXd f = a / std::sqrt(static_cast<double>(batch) * s_m);
@@ -757,4 +758,110 @@ TEST_CASE("spice: warm start and finite analog time follow x_eq + expm(-M_hat t)
       CHECK(s.report.estimator == "final state");
     }
   }
+}
+
+namespace {
+
+// A circuit whose realized matrix is not the ideal one: the integrator with op-amps of gain
+// 100 and no trim, so every summing node sits at -V_i / A and every inverter gives
+// -V_j / (1 + 2 / A) (netlist_gen/src/encoding.cpp).
+ng::NetlistOptions untrimmed_integrator() {
+  ng::NetlistOptions o;
+  o.encoding = ng::Encoding::integrator;
+  o.opamp_gain = 100.0;
+  o.gain_compensation = false;
+  return o;
+}
+
+// The matrix the circuit realizes, in the units of M_hat: tau0 T A T^-1 (T maps capacitor
+// voltages to the unknowns' node voltages).
+Eigen::MatrixXd realized_m_hat(const cs::ThermoModel& model) {
+  const ng::CircuitDynamics& d = *model.circuit;
+  return model.tau0 * d.output_map * d.drift * d.output_map.inverse();
+}
+
+// Stationary covariance of the circuit's held-noise state at its sample times, in units of the
+// unknowns: P = phi P phi^T + K K^T, K = psi B diag(NA), by doubling (P = sum_k phi^k KK^T phi^kT).
+Eigen::MatrixXd held_stationary_covariance(const cs::ThermoModel& model) {
+  const ng::CircuitDynamics& d = *model.circuit;
+  const cs::CircuitTransition step = cs::circuit_transition(d, model.noise_sample_time);
+  const Eigen::MatrixXd k = step.psi * d.noise_input * d.noise_rms.asDiagonal();
+  Eigen::MatrixXd p = k * k.transpose();
+  Eigen::MatrixXd phi = step.phi;
+  for (int i = 0; i < 60; ++i) {
+    p += phi * p * phi.transpose();
+    phi = phi * phi;
+  }
+  const Eigen::MatrixXd t = model.scale * d.output_map;
+  return t * p * t.transpose();
+}
+
+}  // namespace
+
+TEST_CASE("ou twin from the circuit's elements: a finite-gain integrator's twin is that circuit's") {
+  std::mt19937_64 rng(41);
+  const int n = 4;
+  const Eigen::MatrixXd m = tkfac::random_spd(n, 10.0, rng);
+  const Eigen::VectorXd b = tkfac::test::random_vector(n, rng);
+  const ng::NetlistOptions circuit = untrimmed_integrator();
+  const cs::ThermoModel model = cs::make_thermo_model(m, b, circuit);
+  // The circuit realizes a matrix more than 1e-3 away from the ideal one, and its equilibrium
+  // is more than 1e-3 away from (M + damping I)^-1 b.
+  const double matrix_gap = tkfac::test::relative_error(realized_m_hat(model), model.m_hat);
+  INFO("realized vs ideal M_hat: " << matrix_gap);
+  CHECK(matrix_gap > 1e-3);
+  const Eigen::VectorXd twin_eq = model.mean_at(1e3 * model.predicted_tau(), Eigen::VectorXd::Zero(n));
+  CHECK(tkfac::test::relative_error(twin_eq, model.x_eq()) > 1e-3);
+
+  // Noiseless: ngspice's final state after a long cold-start relaxation, and its state part way
+  // (0.7 R C, steps of 1/20000 of it so Gear-2 follows every mode to ~1e-9), equal the twin's.
+  sv::SolverOptions spice;
+  spice.backend = "spice";
+  spice.netlist = circuit;
+  spice.netlist.target_rel_error = 1e-10;
+  const sv::Solution relaxed = sv::LinearSolver::create(spice)->solve(m, b);
+  TKFAC_CHECK_REL_NEAR(relaxed.x, twin_eq, 1e-6);
+  for (const char* backend : {"spice", "ou"}) {
+    CAPTURE(backend);
+    sv::SolverOptions o;
+    o.backend = backend;
+    o.netlist = circuit;
+    o.netlist.max_step = 0.7 * model.tau0 / 20000.0;
+    o.thermo.analog_time = 0.7;
+    const sv::Solution part_way = sv::LinearSolver::create(o)->solve(m, b);
+    TKFAC_CHECK_REL_NEAR(part_way.x, model.mean_at(0.7 * model.tau0, Eigen::VectorXd::Zero(n)),
+                         1e-6);
+  }
+}
+
+TEST_CASE("ou twin from the circuit's elements: the noisy finite-gain circuit has the twin's covariance") {
+  std::mt19937_64 rng(43);
+  const int n = 3;
+  const Eigen::MatrixXd m = tkfac::random_spd(n, 5.0, rng, 3.0);
+  const Eigen::VectorXd b = tkfac::test::random_vector(n, rng);
+  sv::SolverOptions o;
+  o.backend = "spice";
+  o.netlist = untrimmed_integrator();
+  o.netlist.noise_variance = 0.02;
+  o.netlist.noise_seed = 5;
+  const cs::ThermoModel model = cs::make_thermo_model(m, b, o.netlist);
+  o.thermo.window = 400 * model.predicted_tau();
+  const cs::SampleSet set = cs::sample_unknowns(o, m, b);
+  cs::SampleAccumulator acc;
+  for (Eigen::Index i = 0; i < set.samples.rows(); ++i) acc.add(set.samples.row(i).transpose());
+  const long count = acc.count();
+  const double h = model.noise_sample_time;
+  // Standard errors from the ideal mode model (AR(1) per mode; the circuit's modes differ from
+  // it by the few per cent of the finite gain, which changes the errors by as little).
+  const Eigen::VectorXd v = model.mode_variances_x(sv::NoiseShape::held);
+  const Eigen::MatrixXd twin = held_stationary_covariance(model);
+  // The sample covariance is about its expectation minus the sample mean's own fluctuation.
+  const Eigen::MatrixXd mean_fluctuation =
+      model.covariance_x(sv::NoiseShape::held) -
+      cs::expected_sample_covariance(model, count, h, sv::NoiseShape::held);
+  CHECK_WITHIN_SE(acc.covariance(), twin - mean_fluctuation,
+                  cs::covariance_standard_errors(model, count, h, v), 4.0);
+  // The mean: the twin's equilibrium (not the ideal one) within 4 standard errors.
+  const Eigen::VectorXd twin_eq = model.mean_at(1e3 * model.predicted_tau(), Eigen::VectorXd::Zero(n));
+  CHECK_WITHIN_SE(acc.mean(), twin_eq, cs::mean_standard_errors(model, count, h, v), 4.0);
 }

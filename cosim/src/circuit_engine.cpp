@@ -46,9 +46,9 @@ netlist_gen::Netlist System::netlist(const Eigen::VectorXd& b,
 ThermoModel System::model(const Eigen::VectorXd& b,
                           const netlist_gen::NetlistOptions& options) const {
   if (a.size() == 0) return make_thermo_model(m, b, options);
-  // The activation netlist's own scales and noise sample time, so that the twin's sample grid
-  // is the circuit's to the last bit.
-  return make_thermo_model(netlist(b, options).summary, m, b, options.damping);
+  // The activation netlist's own scales, noise sample time and elements, so that the twin's
+  // sample grid is the circuit's to the last bit and its dynamics are the array circuit's.
+  return make_thermo_model(netlist(b, options), m, b, options.damping);
 }
 
 void OuEngine::run(const System&, const Eigen::VectorXd&, netlist_gen::NetlistOptions options,

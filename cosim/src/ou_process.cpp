@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <Eigen/Eigenvalues>
 #include <cmath>
 #include <numbers>
+#include <stdexcept>
 
 #include "tkfac/core/error.hpp"
 
@@ -31,7 +33,9 @@ OuProcess::OuProcess(const ThermoModel& model, solver::NoiseShape shape, std::ui
 
 void OuProcess::run(const Eigen::VectorXd& x0, double interval, long steps,
                     const std::function<void(double, const Eigen::VectorXd&)>& observer) {
-  const Eigen::Index n = model_.alpha.size();
+  if (!model_.circuit) throw std::logic_error("OuProcess: the model has no circuit dynamics");
+  const netlist_gen::CircuitDynamics& d = *model_.circuit;
+  const Eigen::Index n = d.output_map.rows();
   if (x0.size() != n) {
     throw InputError(fmt::format("start state: has {} entries, expected {}", x0.size(), n));
   }
@@ -39,7 +43,7 @@ void OuProcess::run(const Eigen::VectorXd& x0, double interval, long steps,
     throw InputError(fmt::format("sample interval {} s, {} steps: expected a positive interval",
                                  interval, steps));
   }
-  const bool noisy = model_.voltage_noise_variance > 0.0;
+  const bool noisy = model_.voltage_noise_variance > 0.0 && d.noise_input.cols() > 0;
   long substeps = 1;
   double h = interval;
   if (noisy && shape_ == solver::NoiseShape::held) {
@@ -52,32 +56,31 @@ void OuProcess::run(const Eigen::VectorXd& x0, double interval, long steps,
     }
     h = model_.noise_sample_time;
   }
-  // Mode coordinates in volts.
-  const Eigen::VectorXd y_eq = model_.modes.transpose() * model_.v_eq();
-  Eigen::VectorXd y = model_.modes.transpose() * (x0 / model_.scale);
-  Eigen::VectorXd rho(n), kick(n);
-  for (Eigen::Index k = 0; k < n; ++k) {
-    const double a = model_.alpha(k);
-    rho(k) = std::exp(-a * h / model_.tau0);
-    const double v_white = model_.voltage_noise_variance / a;  // beta_V^-1 / alpha_k
-    if (shape_ == solver::NoiseShape::white) {
-      // -expm1(-2 a h) = 1 - rho^2 without cancellation for a h << 1.
-      kick(k) = std::sqrt(v_white * -std::expm1(-2.0 * a * h / model_.tau0));
-    } else {
-      // (1 - rho) / alpha_k * sqrt(q), q = 2 beta_V^-1 tau0 / h.
-      const double q = 2.0 * model_.voltage_noise_variance * model_.tau0 / h;
-      kick(k) = -std::expm1(-a * h / model_.tau0) / a * std::sqrt(q);
-    }
+  const CircuitTransition step = circuit_transition(d, h);
+  const Eigen::VectorXd drive = step.psi * d.forcing;
+  // White: the Gaussian transition's covariance, applied through a symmetric square root (it
+  // may be singular when fewer noise sources than capacitors). Held: the noise currents are
+  // constant over each NT, q(t + NT) = phi q + psi (f + B w), w_k ~ N(0, NA_k^2).
+  Eigen::MatrixXd kick;
+  if (noisy && shape_ == solver::NoiseShape::white) {
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(white_noise_covariance(d, h));
+    kick = eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+  } else if (noisy) {
+    kick = step.psi * d.noise_input * d.noise_rms.asDiagonal();
   }
-  Eigen::VectorXd x(n);
+  Eigen::VectorXd q = circuit_state(d, x0 / model_.scale);
+  Eigen::VectorXd z(kick.cols()), next(q.size()), x(n);
   for (long s = 1; s <= steps; ++s) {
     for (long sub = 0; sub < substeps; ++sub) {
-      for (Eigen::Index k = 0; k < n; ++k) {
-        y(k) = y_eq(k) + rho(k) * (y(k) - y_eq(k));
-        if (noisy) y(k) += kick(k) * normal_.next();
+      next.noalias() = step.phi * q;
+      next += drive;
+      if (noisy) {
+        for (Eigen::Index k = 0; k < z.size(); ++k) z(k) = normal_.next();
+        next.noalias() += kick * z;
       }
+      q.swap(next);
     }
-    x.noalias() = model_.scale * (model_.modes * y);
+    x.noalias() = model_.scale * (d.output_map * q + d.output_offset);
     observer(static_cast<double>(s) * interval, x);
   }
 }

@@ -4,6 +4,8 @@
 
 #include <Eigen/Eigenvalues>
 #include <cmath>
+#include <stdexcept>
+#include <unsupported/Eigen/MatrixFunctions>
 
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
@@ -37,10 +39,11 @@ Eigen::MatrixXd ThermoModel::covariance_x(solver::NoiseShape shape) const {
 }
 
 Eigen::VectorXd ThermoModel::mean_at(double t, const Eigen::VectorXd& x0) const {
-  const Eigen::VectorXd xe = x_eq();
-  Eigen::VectorXd c = modes.transpose() * (x0 - xe);
-  for (Eigen::Index k = 0; k < c.size(); ++k) c(k) *= std::exp(-alpha(k) * t / tau0);
-  return xe + modes * c;
+  if (!circuit) throw std::logic_error("ThermoModel::mean_at: no circuit dynamics");
+  const netlist_gen::CircuitDynamics& d = *circuit;
+  const Eigen::VectorXd q0 = circuit_state(d, x0 / scale);
+  const CircuitTransition step = circuit_transition(d, t);
+  return scale * (d.output_map * (step.phi * q0 + step.psi * d.forcing) + d.output_offset);
 }
 
 double ThermoModel::noise_current_rms() const {
@@ -51,17 +54,16 @@ double ThermoModel::noise_current_rms() const {
 
 ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                               const netlist_gen::NetlistOptions& options) {
-  // The netlist is built (and thrown away) so that every number the twin uses is the netlist's
-  // own: scales, R, C, noise sample time, beta_V^-1.
   netlist_gen::NetlistOptions o = options;
   if (o.encoding == netlist_gen::Encoding::activation) {
     o.encoding = netlist_gen::Encoding::behavioral;
   }
-  return make_thermo_model(netlist_gen::make_netlist(m, b, o).summary, m, b, options.damping);
+  return make_thermo_model(netlist_gen::make_netlist(m, b, o), m, b, options.damping);
 }
 
-ThermoModel make_thermo_model(const netlist_gen::MatrixSummary& s, const Eigen::MatrixXd& m,
+ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::MatrixXd& m,
                               const Eigen::VectorXd& b, double damping) {
+  const netlist_gen::MatrixSummary& s = netlist.summary;
   ThermoModel model;
   Eigen::MatrixXd damped = m;
   damped.diagonal().array() += damping;
@@ -80,7 +82,67 @@ ThermoModel make_thermo_model(const netlist_gen::MatrixSummary& s, const Eigen::
   model.voltage_noise_variance = s.voltage_noise_variance;
   model.noise_sample_time = s.noise_sample_time;
   model.default_sim_time = s.sim_time;
+  // The unknowns' nodes in index order, so the dynamics' outputs are x / scale.
+  std::vector<std::string> nodes(netlist.unknowns.size());
+  for (const netlist_gen::Unknown& u : netlist.unknowns) {
+    nodes.at(static_cast<std::size_t>(u.index)) = u.node;
+  }
+  model.circuit = std::make_shared<const netlist_gen::CircuitDynamics>(
+      netlist_gen::linear_dynamics(netlist.circuit, nodes));
   return model;
+}
+
+Eigen::VectorXd circuit_state(const netlist_gen::CircuitDynamics& d, const Eigen::VectorXd& v) {
+  if (d.output_map.rows() != d.output_map.cols() || v.size() != d.output_map.rows()) {
+    throw InputError(fmt::format(
+        "start state: has {} entries for a circuit of {} outputs and {} capacitors; expected "
+        "one per unknown, and one capacitor per unknown",
+        v.size(), d.output_map.rows(), d.output_map.cols()));
+  }
+  return d.output_map.partialPivLu().solve(v - d.output_offset);
+}
+
+CircuitTransition circuit_transition(const netlist_gen::CircuitDynamics& d, double h) {
+  // exp(h [[-A, I], [0, 0]]) = [[exp(-A h), int_0^h exp(-A s) ds], [0, I]]: the exact step of
+  // dq/dt = -A q + u for u constant over h, without inverting A.
+  const Eigen::Index n = d.drift.rows();
+  Eigen::MatrixXd augmented = Eigen::MatrixXd::Zero(2 * n, 2 * n);
+  augmented.topLeftCorner(n, n) = -h * d.drift;
+  augmented.topRightCorner(n, n) = h * Eigen::MatrixXd::Identity(n, n);
+  const Eigen::MatrixXd e = augmented.exp();
+  return {e.topLeftCorner(n, n), e.topRightCorner(n, n)};
+}
+
+Eigen::MatrixXd white_noise_covariance(const netlist_gen::CircuitDynamics& d, double h) {
+  const Eigen::Index n = d.drift.rows();
+  // White noise of the same intensity as the held sources: each integrates to variance
+  // NA^2 NT per unit time (two-sided density NA^2 NT), so dq = ... + B dW with
+  // Cov(B dW) = Sigma dt, Sigma = B diag(NA^2 NT) B^T.
+  const Eigen::VectorXd density =
+      d.noise_rms.cwiseProduct(d.noise_rms).cwiseProduct(d.noise_sample_time);
+  const Eigen::MatrixXd sigma = d.noise_input * density.asDiagonal() * d.noise_input.transpose();
+  // Q(h) = int_0^h exp(-A s) Sigma exp(-A^T s) ds. Van Loan (1978) on a step h0 short enough
+  // that exp(+A h0) in the construction cannot overflow, then doubling,
+  // Q(2 h) = Q(h) + Phi(h) Q(h) Phi(h)^T, Phi(2 h) = Phi(h)^2, exactly to h.
+  const double norm = d.drift.cwiseAbs().rowwise().sum().maxCoeff();
+  int doublings = 0;
+  double h0 = h;
+  while (norm * h0 > 1.0 && doublings < 200) {
+    h0 *= 0.5;
+    ++doublings;
+  }
+  Eigen::MatrixXd van_loan = Eigen::MatrixXd::Zero(2 * n, 2 * n);
+  van_loan.topLeftCorner(n, n) = h0 * d.drift;
+  van_loan.topRightCorner(n, n) = h0 * sigma;
+  van_loan.bottomRightCorner(n, n) = -h0 * d.drift.transpose();
+  const Eigen::MatrixXd e = van_loan.exp();
+  Eigen::MatrixXd phi = e.bottomRightCorner(n, n).transpose();
+  Eigen::MatrixXd q = phi * e.topRightCorner(n, n);
+  for (int k = 0; k < doublings; ++k) {
+    q = q + phi * q * phi.transpose();
+    phi = phi * phi;
+  }
+  return 0.5 * (q + q.transpose());
 }
 
 }  // namespace tkfac::cosim

@@ -1,24 +1,24 @@
 #pragma once
-// Exact simulation of the Ornstein-Uhlenbeck process a netlist encodes (the `ou` backend's
-// engine): M_hat is diagonalized once and each mode is stepped with its exact transition, so
-// the samples have exactly the law of the SDE at the sample times (no discretization error).
+// Exact simulation of the linear dynamics a netlist's elements realize (the `ou` backend's
+// engine): the capacitor voltages q obey dq/dt = -A q + f + B w (circuit_dynamics.hpp), and each
+// step applies the exact transition, so the samples have exactly the law of the circuit's SDE
+// at the sample times (no discretization error), for ideal and non-ideal circuits alike.
 //
 //   auto model = tkfac::cosim::make_thermo_model(M, b, options);
 //   tkfac::cosim::OuProcess ou(model, tkfac::solver::NoiseShape::white, /*seed=*/7);
 //   ou.run(x0, /*interval=*/model.noise_sample_time, /*steps=*/1000,
 //          [](double t, const Eigen::VectorXd& x) { /* x in units of the unknowns */ });
 //
-// Mode k of M_hat (eigenvalue alpha_k, rate a = alpha_k / tau0), y its coordinate in volts:
-//   white: y(t+h) = y_eq + rho (y - y_eq) + sqrt(v_k (1 - rho^2)) z,   rho = exp(-a h),
-//          v_k = beta_V^-1 / alpha_k (the Gaussian transition of dy = -a (y - y_eq) dt + ...);
-//   held:  the noise is a constant u over [t, t+h) with variance q = 2 beta_V^-1 tau0 / h (so
-//          that its integral over long times matches the white noise), and the ODE solution is
-//          y(t+h) = y_eq + rho (y - y_eq) + (1 - rho) u / alpha_k   (exact for constant u).
-//          Stationary variance: q (1-rho)^2 / (alpha_k^2 (1 - rho^2)) = v_k tanh(u/2) / (u/2),
-//          u = a h: the netlist's TRRANDOM noise seen at its sample times.
-// Orthonormal modes keep independent node noises independent in the modes, so each mode gets
-// its own Gaussian draw. The seed fixes every draw (std::mt19937_64 and a Box-Muller transform
-// written here, so the stream does not depend on the standard library's normal distribution).
+// Step h, phi = exp(-A h), psi = int_0^h exp(-A s) ds (thermodynamic.hpp, circuit_transition):
+//   white: q(t+h) = phi q + psi f + e,  e ~ N(0, Q(h)), Q(h) = int_0^h exp(-A s) Sigma
+//          exp(-A^T s) ds, Sigma = B diag(NA^2 NT) B^T: white currents with the long-time
+//          intensity of the held sources (the ideal SDE of the circuit);
+//   held:  the noise currents are constant over each NT, w_k ~ N(0, NA_k^2), and
+//          q(t+NT) = phi q + psi (f + B w) exactly: the netlist's TRRANDOM noise. For a circuit
+//          that realizes M_hat exactly (A = M_hat / tau0), mode k's stationary variance at the
+//          sample times is v_k tanh(u/2) / (u/2), u = alpha_k NT / tau0, v_k = beta_V^-1 / alpha_k.
+// The seed fixes every draw (std::mt19937_64 and a Box-Muller transform written here, so the
+// stream does not depend on the standard library's normal distribution).
 #include <Eigen/Dense>
 #include <cstdint>
 #include <functional>

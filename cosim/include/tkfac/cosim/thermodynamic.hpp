@@ -17,16 +17,22 @@
 //   NA = sqrt(2 C beta_V^-1 / (R NT))   (the netlist's TRRANDOM sources).
 #include <Eigen/Dense>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
-#include "tkfac/core/option_table.hpp"
+#include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
 #include "tkfac/solver/thermo_options.hpp"
 
 namespace tkfac::cosim {
 
-// The SDE of one netlist, in its own units (node volts, analog seconds).
+// The SDE of one netlist, in its own units (node volts, analog seconds). Two views of it:
+// the ideal SDE of the matrix the netlist encodes (m_hat, b_hat, modes: the theory the
+// estimators' standard errors and the reports use), and `circuit`, the linear dynamics the
+// netlist's elements realize (circuit_dynamics.hpp: finite op-amp gain, untrimmed or perturbed
+// values included), which the `ou` twin simulates and mean_at follows.
 struct ThermoModel {
   Eigen::MatrixXd m_hat;                // (M + damping I) / s_M, symmetric
   Eigen::VectorXd b_hat;                // b / s_b
@@ -42,6 +48,8 @@ struct ThermoModel {
   double voltage_noise_variance = 0.0;  // beta_V^-1: Cov(V) = beta_V^-1 M_hat^-1 (white noise)
   double noise_sample_time = 0.0;       // NT, seconds (0 without noise)
   double default_sim_time = 0.0;        // the netlist's simulated time (options.sim_time or auto)
+  // The circuit's own dynamics, outputs = the unknowns' nodes in index order (x = scale * V).
+  std::shared_ptr<const netlist_gen::CircuitDynamics> circuit;
 
   double predicted_tau() const { return tau0 / alpha(0); }
   Eigen::VectorXd v_eq() const;  // M_hat^-1 b_hat
@@ -53,25 +61,40 @@ struct ThermoModel {
   Eigen::VectorXd mode_variances_x(solver::NoiseShape shape) const;
   // Stationary covariance of x at the sample times (white: beta^-1 (M + damping I)^-1).
   Eigen::MatrixXd covariance_x(solver::NoiseShape shape) const;
-  // Noiseless mean at analog time t from x0 (units of the unknowns):
-  // x_eq + expm(-M_hat t / tau0) (x0 - x_eq).
+  // Noiseless mean at analog time t from x0 (units of the unknowns), of the circuit's dynamics;
+  // for a circuit that realizes M exactly, x_eq + expm(-M_hat t / tau0) (x0 - x_eq).
   Eigen::VectorXd mean_at(double t, const Eigen::VectorXd& x0) const;
   // Rms current NA of each held noise source (amps) that realizes beta^-1 with sample time NT.
   double noise_current_rms() const;
 };
 
-// Same scaling, R, C, noise and noise sample time as netlist_gen::make_netlist(m, b, options)
-// (validates both). `b` may be empty (zero inputs). Every encoding realizes the same SDE; for
-// Encoding::activation, whose circuit needs the array, this takes the behavioral netlist's
-// numbers (the same M_hat, scales and times; for those of an activation netlist itself, use the
-// overload below).
+// The twin of netlist_gen::make_netlist(m, b, options) (validates both): its scales, R, C, noise
+// and times, and the dynamics of its elements. `b` may be empty (zero inputs). For
+// Encoding::activation, whose circuit needs the array, this takes the behavioral netlist (the
+// same M_hat, scales and times; for an activation netlist itself, use the overload below).
 ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
                               const netlist_gen::NetlistOptions& options);
 
 // The twin of a netlist already built, e.g. make_activation_netlist(a, b, options): scales, R, C,
-// noise and times from its summary, `m` the matrix it encodes (there, activation_matrix(a)), so
-// M_hat = (m + damping I) / s_M = F F^T + mu I.
-ThermoModel make_thermo_model(const netlist_gen::MatrixSummary& netlist, const Eigen::MatrixXd& m,
+// noise and times from its summary, the dynamics from its elements, `m` the matrix it encodes
+// (there, activation_matrix(a)), so M_hat = (m + damping I) / s_M = F F^T + mu I.
+ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::MatrixXd& m,
                               const Eigen::VectorXd& b, double damping);
+
+// The circuit's state q for outputs v (node volts): q = T^-1 (v - t0). Throws InputError unless
+// there is one capacitor per output.
+Eigen::VectorXd circuit_state(const netlist_gen::CircuitDynamics& circuit, const Eigen::VectorXd& v);
+
+// The exact step h of dq/dt = -A q + u with u constant over the step:
+// q(h) = phi q(0) + psi u, phi = exp(-A h), psi = int_0^h exp(-A s) ds.
+struct CircuitTransition {
+  Eigen::MatrixXd phi;
+  Eigen::MatrixXd psi;
+};
+CircuitTransition circuit_transition(const netlist_gen::CircuitDynamics& circuit, double h);
+
+// Covariance of the state after h under white noise of the same intensity as the circuit's held
+// sources (two-sided density NA^2 NT each): int_0^h exp(-A s) B S B^T exp(-A^T s) ds.
+Eigen::MatrixXd white_noise_covariance(const netlist_gen::CircuitDynamics& circuit, double h);
 
 }  // namespace tkfac::cosim
