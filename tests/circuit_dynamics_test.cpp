@@ -1,11 +1,12 @@
 // The linear dynamics read from a circuit's elements (circuit_dynamics.hpp): exact for the
 // behavioral encoding, the trimmed integrator's equilibrium exact, the untrimmed one's equal to
 // its own Kirchhoff equations, and clear errors for circuits it cannot reduce.
+#include "tkfac/netlist_gen/circuit_dynamics.hpp"
+
 #include <random>
 
 #include "test_util.hpp"
 #include "tkfac/core/error.hpp"
-#include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
@@ -52,7 +53,8 @@ TEST_CASE("circuit dynamics: the behavioral circuit is C dV/dt = -g0 (M_hat V - 
   }
 }
 
-TEST_CASE("circuit dynamics: the trimmed integrator's equilibrium is M_hat^-1 b_hat; warm start IC") {
+TEST_CASE(
+    "circuit dynamics: the trimmed integrator's equilibrium is M_hat^-1 b_hat; warm start IC") {
   std::mt19937_64 rng(5);
   const int n = 6;
   const Eigen::MatrixXd m = tkfac::random_spd(n, 100.0, rng);
@@ -66,11 +68,12 @@ TEST_CASE("circuit dynamics: the trimmed integrator's equilibrium is M_hat^-1 b_
   const double scale = nl.summary.rhs_scale / nl.summary.matrix_scale;
   TKFAC_CHECK_REL_NEAR(scale * equilibrium_volts(d), m.llt().solve(b), 1e-10);
   // The capacitors' IC put the outputs at the start state.
-  TKFAC_CHECK_REL_NEAR(scale * (d.output_map * d.initial_state + d.output_offset),
-                       o.initial_state, 1e-12);
+  TKFAC_CHECK_REL_NEAR(scale * (d.output_map * d.initial_state + d.output_offset), o.initial_state,
+                       1e-12);
 }
 
-TEST_CASE("circuit dynamics: the untrimmed integrator settles where its own Kirchhoff equations say") {
+TEST_CASE(
+    "circuit dynamics: the untrimmed integrator settles where its own Kirchhoff equations say") {
   // Hand-derived equilibrium of the finite-gain circuit (netlist_gen/src/encoding.cpp): at
   // summing node s_i, V(s_i) = -V_i / A, inverters give -rho V_j, rho = A / (A + 2), and
   // sum_j (u_ij - V(s_i)) / R_ij + (-b_hat_i - V(s_i)) / R = 0, u_ij = V_j or -rho V_j by sign.

@@ -798,7 +798,8 @@ Eigen::MatrixXd held_stationary_covariance(const cs::ThermoModel& model) {
 
 }  // namespace
 
-TEST_CASE("ou twin from the circuit's elements: a finite-gain integrator's twin is that circuit's") {
+TEST_CASE(
+    "ou twin from the circuit's elements: a finite-gain integrator's twin is that circuit's") {
   std::mt19937_64 rng(41);
   const int n = 4;
   const Eigen::MatrixXd m = tkfac::random_spd(n, 10.0, rng);
@@ -810,7 +811,8 @@ TEST_CASE("ou twin from the circuit's elements: a finite-gain integrator's twin 
   const double matrix_gap = tkfac::test::relative_error(realized_m_hat(model), model.m_hat);
   INFO("realized vs ideal M_hat: " << matrix_gap);
   CHECK(matrix_gap > 1e-3);
-  const Eigen::VectorXd twin_eq = model.mean_at(1e3 * model.predicted_tau(), Eigen::VectorXd::Zero(n));
+  const Eigen::VectorXd twin_eq =
+      model.mean_at(1e3 * model.predicted_tau(), Eigen::VectorXd::Zero(n));
   CHECK(tkfac::test::relative_error(twin_eq, model.x_eq()) > 1e-3);
 
   // Noiseless: ngspice's final state after a long cold-start relaxation, and its state part way
@@ -834,7 +836,9 @@ TEST_CASE("ou twin from the circuit's elements: a finite-gain integrator's twin 
   }
 }
 
-TEST_CASE("ou twin from the circuit's elements: the noisy finite-gain circuit has the twin's covariance") {
+TEST_CASE(
+    "ou twin from the circuit's elements: the noisy finite-gain circuit has the twin's "
+    "covariance") {
   std::mt19937_64 rng(43);
   const int n = 3;
   const Eigen::MatrixXd m = tkfac::random_spd(n, 5.0, rng, 3.0);
@@ -862,6 +866,7 @@ TEST_CASE("ou twin from the circuit's elements: the noisy finite-gain circuit ha
   CHECK_WITHIN_SE(acc.covariance(), twin - mean_fluctuation,
                   cs::covariance_standard_errors(model, count, h, v), 4.0);
   // The mean: the twin's equilibrium (not the ideal one) within 4 standard errors.
-  const Eigen::VectorXd twin_eq = model.mean_at(1e3 * model.predicted_tau(), Eigen::VectorXd::Zero(n));
+  const Eigen::VectorXd twin_eq =
+      model.mean_at(1e3 * model.predicted_tau(), Eigen::VectorXd::Zero(n));
   CHECK_WITHIN_SE(acc.mean(), twin_eq, cs::mean_standard_errors(model, count, h, v), 4.0);
 }

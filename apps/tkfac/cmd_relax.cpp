@@ -1,4 +1,5 @@
-// tkfac relax: validate tau = R C / alpha_min against noiseless transients (DESIGN.md section 3).
+// tkfac relax: validate tau = R C / alpha_min against noiseless transients (docs/DESIGN.md
+// section 5).
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -165,8 +165,8 @@ CircuitDynamics linear_dynamics(const Circuit& circuit, const std::vector<std::s
   for (Eigen::Index k = 0; k < nq; ++k) {
     const Element& c = *caps[static_cast<std::size_t>(k)];
     if (!(c.value > 0.0)) {
-      throw InputError(fmt::format("circuit: capacitor {} has {} F, expected > 0", c.name,
-                                   c.value));
+      throw InputError(
+          fmt::format("circuit: capacitor {} has {} F, expected > 0", c.name, c.value));
     }
     d.states.push_back(c.name);
     d.capacitance(k) = c.value;

@@ -70,7 +70,7 @@ void plan_transient(const NetlistOptions& options, Netlist& nl) {
   nl.tran_max_step =
       round3(std::min(kMaxStepPerTau * sum.predicted_tau, sum.sim_time / 20.0), false);
   if (options.noise_variance > 0.0) {
-    // Noise sizing (DESIGN.md section 3, rederived). In s = t / (R C) the node voltages obey
+    // Noise sizing (docs/DESIGN.md section 5). In s = t / (R C) the node voltages obey
     // dV = -(M_hat V - b_hat) ds + (R / sqrt(R C)) sqrt(S_i) dW_s for a white current of
     // two-sided density S_i per node; the Lyapunov equation M_hat P + P M_hat = (R / C) S_i I gives
     // Cov(V) = beta_V^-1 M_hat^-1 with beta_V^-1 = S_i R / (2 C). x = (s_b / s_M) V and

@@ -1,6 +1,7 @@
 #pragma once
-// The Ornstein-Uhlenbeck process a relaxation netlist encodes (docs/DESIGN.md). The options of
-// thermodynamic solves (ThermoOptions, solver::NoiseShape) are in tkfac/solver/thermo_options.hpp.
+// The Ornstein-Uhlenbeck process a relaxation netlist encodes (docs/DESIGN.md sections 5 and 6).
+// The options of thermodynamic solves (ThermoOptions, solver::NoiseShape) are in
+// tkfac/solver/thermo_options.hpp.
 //
 //   tkfac::netlist_gen::NetlistOptions nopt;
 //   nopt.noise_variance = 1e-4;                        // beta^-1, units of the unknowns
@@ -83,7 +84,8 @@ ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::
 
 // The circuit's state q for outputs v (node volts): q = T^-1 (v - t0). Throws InputError unless
 // there is one capacitor per output.
-Eigen::VectorXd circuit_state(const netlist_gen::CircuitDynamics& circuit, const Eigen::VectorXd& v);
+Eigen::VectorXd circuit_state(const netlist_gen::CircuitDynamics& circuit,
+                              const Eigen::VectorXd& v);
 
 // The exact step h of dq/dt = -A q + u with u constant over the step:
 // q(h) = phi q(0) + psi u, phi = exp(-A h), psi = int_0^h exp(-A s) ds.

@@ -1,6 +1,6 @@
 #pragma once
 // K-FAC (Martens & Grosse 2015) for MLPs, with the factor solves done by any
-// solver::LinearSolver backend (cholesky, cg, ou, spice). docs/DESIGN.md.
+// solver::LinearSolver backend (cholesky, cg, ou, spice). docs/DESIGN.md section 4.
 //
 //   tkfac::kfac::KfacOptions opt;
 //   opt.learning_rate = 0.05;

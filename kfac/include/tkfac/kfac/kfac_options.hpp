@@ -21,7 +21,7 @@
 namespace tkfac::kfac {
 
 enum class DampingScheme { tikhonov, pi };
-enum class KfacMethod { inverse, solve };          // docs/DESIGN.md Method 1 and Method 2
+enum class KfacMethod { inverse, solve };          // docs/DESIGN.md section 4, Methods 1 and 2
 enum class FisherType { empirical, monte_carlo };  // true labels / labels sampled from the model
 enum class BiasMode { folded, separate };          // Eq. (4) ones entry in A / ASDL
 enum class EmaInit { first_batch, zero };          // first factor update sets / adds to zero

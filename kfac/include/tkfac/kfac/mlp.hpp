@@ -7,8 +7,8 @@
 //   Eigen::MatrixXd logits = net.forward(x, &cache);     // x: 49 x batch, one example per column
 //   tkfac::kfac::Backward bw = net.backward(cache, dlogits);  // bw.grads[l]: dL/dW_bar_l
 //
-// Layer l computes s_l = W_bar_l [a_l; 1] (DESIGN.md section 2): the bias is the last column of
-// W_bar_l, so every layer's parameters are one n_out x (n_in + 1) matrix.
+// Layer l computes s_l = W_bar_l [a_l; 1] (docs/DESIGN.md section 4): the bias is the last column
+// of W_bar_l, so every layer's parameters are one n_out x (n_in + 1) matrix.
 #include <Eigen/Dense>
 #include <cstdint>
 #include <string>

@@ -9,8 +9,9 @@
 // ideal matrix's.
 //
 //   auto nl = tkfac::netlist_gen::make_netlist(M, b, {.encoding = Encoding::integrator});
-//   auto d = tkfac::netlist_gen::linear_dynamics(nl.circuit, tkfac::netlist_gen::unknown_nodes(nl));
-//   Eigen::VectorXd v_eq = d.output_map * d.drift.lu().solve(d.forcing) + d.output_offset;
+//   auto d = tkfac::netlist_gen::linear_dynamics(nl.circuit,
+//   tkfac::netlist_gen::unknown_nodes(nl)); Eigen::VectorXd v_eq = d.output_map *
+//   d.drift.lu().solve(d.forcing) + d.output_offset;
 //
 // How: every capacitor k is replaced by a voltage source of value q_k and the remaining
 // resistive network (resistors, VCCS, VCVS op-amps, DC sources, noise currents) is solved by
@@ -26,18 +27,18 @@
 namespace tkfac::netlist_gen {
 
 struct CircuitDynamics {
-  std::vector<std::string> states;  // capacitor names; q_k = V(n+) - V(n-) of capacitor k
-  Eigen::VectorXd capacitance;      // farads, per state
-  Eigen::MatrixXd drift;            // A, 1/s
-  Eigen::VectorXd forcing;          // f, V/s (the DC inputs)
+  std::vector<std::string> states;         // capacitor names; q_k = V(n+) - V(n-) of capacitor k
+  Eigen::VectorXd capacitance;             // farads, per state
+  Eigen::MatrixXd drift;                   // A, 1/s
+  Eigen::VectorXd forcing;                 // f, V/s (the DC inputs)
   std::vector<std::string> noise_sources;  // noise currents that reach a capacitor
-  Eigen::MatrixXd noise_input;      // B, V/s per amp, one column per noise source
-  Eigen::VectorXd noise_rms;        // amps, per noise source (held Gaussian of this rms)
-  Eigen::VectorXd noise_sample_time;  // seconds, per noise source (hold time)
-  Eigen::VectorXd initial_state;    // q(0): the capacitors' IC, 0 V without one (uic)
-  std::vector<std::string> outputs;  // nodes read out
-  Eigen::MatrixXd output_map;       // T: V(outputs) = T q + t0
-  Eigen::VectorXd output_offset;    // t0
+  Eigen::MatrixXd noise_input;             // B, V/s per amp, one column per noise source
+  Eigen::VectorXd noise_rms;               // amps, per noise source (held Gaussian of this rms)
+  Eigen::VectorXd noise_sample_time;       // seconds, per noise source (hold time)
+  Eigen::VectorXd initial_state;           // q(0): the capacitors' IC, 0 V without one (uic)
+  std::vector<std::string> outputs;        // nodes read out
+  Eigen::MatrixXd output_map;              // T: V(outputs) = T q + t0
+  Eigen::VectorXd output_offset;           // t0
 };
 
 // Throws InputError if the circuit has no capacitor, an output node it does not contain, a

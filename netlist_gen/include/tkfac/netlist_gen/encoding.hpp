@@ -1,5 +1,5 @@
 #pragma once
-// Building a netlist that solves (M + damping*I) x = b by relaxation (DESIGN.md section 3).
+// Building a netlist that solves (M + damping*I) x = b by relaxation (docs/DESIGN.md section 5).
 //
 //   tkfac::netlist_gen::NetlistOptions opt;
 //   opt.encoding = tkfac::netlist_gen::Encoding::integrator;
