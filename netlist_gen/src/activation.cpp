@@ -252,12 +252,7 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
          "    (only for the rows i of a that hold a negative entry, or whose trim needs it)"});
     for (Eigen::Index i = 0; i < n; ++i) {
       if (!neg_row[static_cast<std::size_t>(i)]) continue;
-      inverters.elements.push_back(
-          Element::resistor(node("R_inv_in", i), node("o", i), node("sn", i), r));
-      inverters.elements.push_back(
-          Element::resistor(node("R_inv_fb", i), node("sn", i), node("neg", i), r));
-      inverters.elements.push_back(
-          Element::opamp(node("E_inv", i), node("neg", i), "0", node("sn", i), gain));
+      detail::add_inverter(inverters, "inv", i, "o", "sn", "neg", r, gain);
     }
   }
   Block& first = c.add_block(
@@ -289,12 +284,7 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
          "    (only for the columns k of a that hold a positive entry)"});
     for (Eigen::Index k = 0; k < batch; ++k) {
       if (!pos_col[static_cast<std::size_t>(k)]) continue;
-      out_inverters.elements.push_back(
-          Element::resistor(node("R_yinv_in", k), node("y", k), node("syn", k), r));
-      out_inverters.elements.push_back(
-          Element::resistor(node("R_yinv_fb", k), node("syn", k), node("ny", k), r));
-      out_inverters.elements.push_back(
-          Element::opamp(node("E_yinv", k), node("ny", k), "0", node("syn", k), gain));
+      detail::add_inverter(out_inverters, "yinv", k, "y", "syn", "ny", r, gain);
     }
   }
   Block& second = c.add_block(

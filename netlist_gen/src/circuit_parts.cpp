@@ -109,6 +109,17 @@ void plan_transient(const NetlistOptions& options, Netlist& nl) {
   nl.tran_step = round3(std::min(tau0 / sum.alpha_max, nl.tran_max_step), false);
 }
 
+void add_inverter(Block& block, const char* tag, Eigen::Index i, const char* in, const char* sum,
+                  const char* out, double resistance, double gain) {
+  const std::string n_in = fmt::format("{}_{}", in, i), n_sum = fmt::format("{}_{}", sum, i),
+                    n_out = fmt::format("{}_{}", out, i);
+  block.elements.push_back(
+      Element::resistor(fmt::format("R_{}_in_{}", tag, i), n_in, n_sum, resistance));
+  block.elements.push_back(
+      Element::resistor(fmt::format("R_{}_fb_{}", tag, i), n_sum, n_out, resistance));
+  block.elements.push_back(Element::opamp(fmt::format("E_{}_{}", tag, i), n_out, "0", n_sum, gain));
+}
+
 void add_noise_sources(const NetlistOptions& options, const std::string& node_prefix,
                        Netlist& nl) {
   if (!(options.noise_variance > 0.0)) return;

@@ -36,6 +36,13 @@ void plan_transient(const NetlistOptions& options, Netlist& netlist);
 Netlist start_netlist(Encoding encoding, const NetlistOptions& options, Eigen::Index n,
                       double alpha_min, double alpha_max, double s_m, double s_b);
 
+// An inverting amplifier of unit gain, out_i = -in_i: R_<tag>_in_i from in_i to the summing
+// node sum_i, R_<tag>_fb_i from sum_i to out_i (both `resistance`), and op-amp E_<tag>_i
+// (out_i = -gain V(sum_i)). With finite gain it gives -in_i / (1 + 2 / gain); the encodings trim
+// for that. The integrator and activation encodings use it for every sign change.
+void add_inverter(Block& block, const char* tag, Eigen::Index i, const char* in, const char* sum,
+                  const char* out, double resistance, double gain);
+
 // With noise (options.noise_variance > 0): one TRRANDOM current per unknown into node
 // `<node_prefix>_<i>` (the node whose equation has the C dV/dt term: x_i, or the summing node
 // s_i of an integrator), a pad source for odd n, and `.options seed`. Call after plan_transient.

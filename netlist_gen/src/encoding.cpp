@@ -159,15 +159,7 @@ void integrator(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
          "    (only for the columns j that hold a negative entry)"});
     for (Eigen::Index j = 0; j < n; ++j) {
       if (!needs_inverter[static_cast<std::size_t>(j)]) continue;
-      inverters.elements.push_back(Element::resistor(fmt::format("R_inv_in_{}", j),
-                                                     fmt::format("o_{}", j),
-                                                     fmt::format("sn_{}", j), o.resistance));
-      inverters.elements.push_back(Element::resistor(fmt::format("R_inv_fb_{}", j),
-                                                     fmt::format("sn_{}", j),
-                                                     fmt::format("neg_{}", j), o.resistance));
-      inverters.elements.push_back(Element::opamp(fmt::format("E_inv_{}", j),
-                                                  fmt::format("neg_{}", j), "0",
-                                                  fmt::format("sn_{}", j), o.opamp_gain));
+      detail::add_inverter(inverters, "inv", j, "o", "sn", "neg", o.resistance, o.opamp_gain);
     }
   }
   Block& array = c.add_block(
