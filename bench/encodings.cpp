@@ -44,17 +44,20 @@ std::string run(const std::string& command) {
   return out;
 }
 
-// x from the `tkfac_final_<i> = v` lines and the netlist's read-out scale.
+// x from the `tkfac_final_<i> = v` lines (i the unknown's index) and the netlist's read-out.
 Eigen::VectorXd solution(const tkfac::netlist_gen::Netlist& nl, const std::string& output) {
-  Eigen::VectorXd x = Eigen::VectorXd::Constant(nl.summary.size, std::nan(""));
+  Eigen::VectorXd by_index = Eigen::VectorXd::Constant(nl.summary.size, std::nan(""));
   std::istringstream in(output);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("tkfac_final_", 0) != 0) continue;
     const auto eq = line.find('=');
-    const int i = std::stoi(line.substr(12, eq - 12));
-    x(i) = nl.unknowns[static_cast<std::size_t>(i)].scale * std::stod(line.substr(eq + 1));
+    by_index(std::stoi(line.substr(12, eq - 12))) = std::stod(line.substr(eq + 1));
   }
-  return x;
+  Eigen::VectorXd voltages(static_cast<Eigen::Index>(nl.unknowns.size()));
+  for (std::size_t k = 0; k < nl.unknowns.size(); ++k) {
+    voltages(static_cast<Eigen::Index>(k)) = by_index(nl.unknowns[k].index);
+  }
+  return tkfac::netlist_gen::read_out(nl, voltages);
 }
 
 }  // namespace
