@@ -27,25 +27,33 @@ namespace {
 
 namespace kf = tkfac::kfac;
 
+// The flags of K-FAC's shared table lines (--lr etc. set every optimizer's value, the seed also
+// the trainer's), as written in kfac_option_table(): this command adds them itself.
+const std::string& shared_flag(const char* field) {
+  return options::flag_of(kf::kfac_option_table(), field);
+}
 
 // Copies every optimizer option the user gave (`given`) into `c`; the rest keep c's values
 // (defaults, or a checkpoint's options under --init).
 void apply_optimizer_args(kf::OptimizerConfig& c, const TrainArgs& a,
                           const std::function<bool(const char*)>& given) {
-  if (given("--lr")) c.sgd.learning_rate = c.adam.learning_rate = c.kfac.learning_rate = a.lr;
+  const auto given_shared = [&](const char* field) { return given(shared_flag(field).c_str()); };
+  if (given_shared("learning_rate")) {
+    c.sgd.learning_rate = c.adam.learning_rate = c.kfac.learning_rate = a.lr;
+  }
   if (given("--sgd-lr")) c.sgd.learning_rate = a.sgd_lr;
   if (given("--adam-lr")) c.adam.learning_rate = a.adam_lr;
   if (given("--kfac-lr")) c.kfac.learning_rate = a.kfac_lr;
-  if (given("--momentum")) c.sgd.momentum = c.kfac.momentum = a.momentum;
+  if (given_shared("momentum")) c.sgd.momentum = c.kfac.momentum = a.momentum;
   if (given("--nesterov")) c.sgd.nesterov = a.nesterov;
-  if (given("--weight-decay")) {
+  if (given_shared("weight_decay")) {
     c.sgd.weight_decay = c.adam.weight_decay = c.kfac.weight_decay = a.weight_decay;
   }
   if (given("--beta1")) c.adam.beta1 = a.beta1;
   if (given("--beta2")) c.adam.beta2 = a.beta2;
   if (given("--epsilon")) c.adam.epsilon = a.epsilon;
   auto& k = c.kfac;
-  if (given("--seed")) k.seed = a.seed;
+  if (given_shared("seed")) k.seed = a.seed;
   if (given("--solver")) k.solver.backend = a.kfac.solver.backend;
   // Every table option the user gave, and only those.
   const auto pick = given_fields(given);
@@ -317,7 +325,7 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
     kf::Trainer trainer(*net, *optimizer, train, &test, to);
     if (ckpt) {
       kf::TrainerState s = ckpt->trainer;
-      if (given("--seed")) s.seed = to.seed;
+      if (given(shared_flag("seed").c_str())) s.seed = to.seed;
       if (given("--no-shuffle")) s.shuffle = to.shuffle;
       if (given("--batch-size")) s.batch_size = to.batch_size;
       from_checkpoint([&] { trainer.set_state(s); });
@@ -413,20 +421,23 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--optimizer", a->optimizer, "sgd | adam | adamw | kfac")
       ->capture_default_str()
       ->group("Optimizer");
-  cmd->add_option("--lr", a->lr,
+  const std::string& lr = shared_flag("learning_rate");
+  cmd->add_option(lr, a->lr,
                   "learning rate of every optimizer (defaults: sgd 0.01, adam 0.001, kfac 0.05)")
       ->group("Optimizer");
-  cmd->add_option("--sgd-lr", a->sgd_lr, "learning rate of sgd (overrides --lr)")
+  cmd->add_option("--sgd-lr", a->sgd_lr, fmt::format("learning rate of sgd (overrides {})", lr))
       ->group("Optimizer");
-  cmd->add_option("--adam-lr", a->adam_lr, "learning rate of adam/adamw (overrides --lr)")
+  cmd->add_option("--adam-lr", a->adam_lr,
+                  fmt::format("learning rate of adam/adamw (overrides {})", lr))
       ->group("Optimizer");
-  cmd->add_option("--kfac-lr", a->kfac_lr, "learning rate of kfac (overrides --lr)")
+  cmd->add_option("--kfac-lr", a->kfac_lr, fmt::format("learning rate of kfac (overrides {})", lr))
       ->group("Optimizer");
-  cmd->add_option("--momentum", a->momentum, "sgd and kfac momentum")
+  cmd->add_option(shared_flag("momentum"), a->momentum, "sgd and kfac momentum")
       ->capture_default_str()
       ->group("Optimizer");
   cmd->add_flag("--nesterov", a->nesterov, "sgd: Nesterov momentum")->group("Optimizer");
-  cmd->add_option("--weight-decay", a->weight_decay, "L2 (sgd, adam, kfac) or decoupled (adamw)")
+  cmd->add_option(shared_flag("weight_decay"), a->weight_decay,
+                  "L2 (sgd, adam, kfac) or decoupled (adamw)")
       ->capture_default_str()
       ->group("Optimizer");
   cmd->add_option("--beta1", a->beta1, "adam")->capture_default_str()->group("Optimizer");
@@ -448,7 +459,7 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
       ->group("Training");
   cmd->add_option("--steps", a->steps, "steps to run (instead of --epochs)")->group("Training");
   cmd->add_option("--epochs", a->epochs, "epochs to run")->capture_default_str()->group("Training");
-  cmd->add_option("--seed", a->seed, "initialization, data order and Monte-Carlo labels")
+  cmd->add_option(shared_flag("seed"), a->seed, "initialization, data order and Monte-Carlo labels")
       ->capture_default_str()
       ->check(non_negative_integer())
       ->group("Training");
