@@ -134,12 +134,11 @@ void print_summary(const std::vector<kf::History>& hs) {
                "evaluation; analog s: simulated circuit time of the solves)\n";
 }
 
-// Circuit work of a K-FAC run on the spice backend, so that a slow start is not taken for a hang:
-// the factor sizes and the circuit runs they take. No time estimate: run time per circuit
-// depends on the factor's spectrum and size and is not measured here. The noiseless circuit
-// solves one right-hand side per run (cosim SpiceSolver), so an n x n inverse is n runs; with
-// noise, cosim's inverse method "auto" (train has no option to change it) estimates an inverse
-// from one run's covariance.
+// Circuit work of a K-FAC run on an ngspice backend, so that a slow start is not taken for a
+// hang: the factor sizes and the circuit runs they take, as the backend states them
+// (LinearSolver::cost_all of the systems kfac_solve_shapes lists: per inverse refresh, or per
+// Method 2 step). No time estimate: run time per circuit depends on the factor's spectrum and
+// size and is not measured here.
 struct CircuitWork {
   std::string line;     // for the header
   std::string warning;  // non-empty when a factor is large
@@ -147,25 +146,22 @@ struct CircuitWork {
 
 CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf::KfacOptions& k) {
   CircuitWork out;
-  if (k.solver.backend != "spice") return out;
+  const std::vector<solver::SolveShape> shapes = kf::kfac_solve_shapes(net.weights(), k);
+  const solver::SolveCost cost = solver::LinearSolver::create(k.solver)->cost_all(shapes);
+  if (!cost.ngspice) return out;
+  // The factor sizes: A and G of each layer, from the inverse refresh's systems (A, G per layer).
+  kf::KfacOptions refresh = k;
+  refresh.method = kf::KfacMethod::inverse;
+  const std::vector<solver::SolveShape> factors = kf::kfac_solve_shapes(net.weights(), refresh);
   std::vector<long> a_dims, g_dims;
-  long per_refresh = 0, per_step = 0, largest = 0;
+  long largest = 0;
   std::string largest_name;
-  const bool covariance_inverse = k.solver.netlist.noise_variance > 0.0;
-  for (std::size_t l = 0; l < net.weights().size(); ++l) {
-    const auto& w = net.weights()[l];
-    const long n_out = w.rows(), cols = w.cols();
-    const long da = k.bias == kf::BiasMode::folded ? cols : cols - 1;
-    a_dims.push_back(da);
-    g_dims.push_back(n_out);
-    per_refresh += covariance_inverse ? 2 : da + n_out;
-    // Method 2: G X = dW_bar has a right-hand side per column of W_bar, A U^T = X^T one per row.
-    per_step += cols + n_out;
-    for (const auto& [n, name] : {std::pair{da, 'A'}, std::pair{n_out, 'G'}}) {
-      if (n > largest) {
-        largest = n;
-        largest_name = fmt::format("{} of layer {}", name, l);
-      }
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    const long n = factors[i].n;
+    (i % 2 == 0 ? a_dims : g_dims).push_back(n);
+    if (n > largest) {
+      largest = n;
+      largest_name = fmt::format("{} of layer {}", i % 2 == 0 ? 'A' : 'G', i / 2);
     }
   }
   const std::string sizes = fmt::format("factor sizes A {} and G {} (per layer)",
@@ -174,13 +170,13 @@ CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf:
     out.line = fmt::format(
         "circuit    {}: {}; {} circuit runs per inverse refresh ({}), a refresh every {} "
         "step{}, the first before step 1\n",
-        label, sizes, per_refresh,
-        covariance_inverse ? "one noisy run per factor" : "one per factor column",
+        label, sizes, cost.circuit_runs,
+        cost.one_run_per_system ? "one noisy run per factor" : "one per factor column",
         k.inverse_update_interval, k.inverse_update_interval == 1 ? "" : "s");
   } else {
     out.line = fmt::format(
         "circuit    {}: {}; {} circuit runs every step (Method 2: one per right-hand side)\n",
-        label, sizes, per_step);
+        label, sizes, cost.circuit_runs);
   }
   if (largest > 100) {
     out.warning = fmt::format(

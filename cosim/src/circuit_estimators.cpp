@@ -115,6 +115,7 @@ class FinalState final : public SolveEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index, Eigen::Index columns) const override { return columns; }
 
  private:
   const CircuitBackend& backend_;
@@ -151,6 +152,7 @@ class PerColumn : public SolveEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index, Eigen::Index columns) const final { return columns; }
 
  protected:
   // Fills column c of s.x (and of s.report.standard_errors when estimated), the report's
@@ -235,6 +237,7 @@ class IdentitySolve final : public InverseEstimator {
   Solution inverse(const System& sys, double damping) override {
     return solve_.solve(sys, Eigen::MatrixXd::Identity(sys.m.rows(), sys.m.cols()), damping);
   }
+  long runs(Eigen::Index n) const override { return solve_.runs(n, n); }
 
  private:
   SolveEstimator& solve_;
@@ -255,6 +258,7 @@ class UnitRhs final : public InverseEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index n) const override { return solve_.runs(n, n); }
 
  private:
   const CircuitBackend& backend_;
@@ -321,6 +325,8 @@ class Covariance final : public InverseEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index) const override { return 1; }
+  bool one_run_per_system() const override { return true; }
 
  private:
   const CircuitBackend& backend_;
