@@ -416,12 +416,14 @@ TEST_CASE("Method 1 (inverses) and Method 2 (solves) give the same updates") {
 
 namespace {
 
-// Cholesky that records each solve_all call: how many requests, of which kind, with which labels.
+// Cholesky that records each solve_all call: how many requests, of which kind, with which labels
+// and shapes.
 class RecordingSolver final : public tkfac::solver::LinearSolver {
  public:
   struct Call {
     std::vector<tkfac::solver::SolveRequest::Kind> kinds;
     std::vector<std::string> labels;
+    std::vector<tkfac::solver::SolveShape> shapes;
   };
   std::vector<Call>* calls;
   std::unique_ptr<tkfac::solver::LinearSolver> inner =
@@ -437,6 +439,7 @@ class RecordingSolver final : public tkfac::solver::LinearSolver {
     for (const auto& r : requests) {
       c.kinds.push_back(r.kind);
       c.labels.push_back(r.label);
+      c.shapes.push_back(tkfac::solver::shape_of(r));
     }
     calls->push_back(c);
     return LinearSolver::solve_all(requests);
@@ -492,6 +495,36 @@ TEST_CASE("a step's factor solves go to the solver in one batch (Method 1) or tw
       CHECK(c2[i].labels == std::vector<std::string>{"layer 0 G", "layer 1 G", "layer 2 G"});
       CHECK(c2[i + 1].labels == std::vector<std::string>{"layer 0 A", "layer 1 A", "layer 2 A"});
       CHECK(c2[i].kinds == std::vector<Kind>(3, Kind::solve));
+    }
+  }
+}
+
+TEST_CASE("kfac_solve_shapes lists the systems a refresh or a Method 2 step hands the solver") {
+  const auto [train, test] = kf::make_synthetic({});
+  for (const auto bias : {kf::BiasMode::folded, kf::BiasMode::separate}) {
+    for (const auto method : {kf::KfacMethod::inverse, kf::KfacMethod::solve}) {
+      CAPTURE(kf::to_string(bias));
+      CAPTURE(kf::to_string(method));
+      kf::KfacOptions o = small_kfac();
+      o.bias = bias;
+      o.method = method;
+      kf::Mlp net({8, 6, 5, 3}, kf::Activation::tanh, 1);
+      const std::vector<tkfac::solver::SolveShape> expected =
+          kf::kfac_solve_shapes(net.weights(), o);
+      std::vector<RecordingSolver::Call> calls;
+      kf::Kfac k(o, std::make_unique<RecordingSolver>(&calls));
+      k.step(net, train.slice(0, 16));
+      // The first step's calls: one refresh (Method 1) or a step's G- then A-solves (Method 2).
+      std::vector<tkfac::solver::SolveShape> made;
+      for (const auto& c : calls) made.insert(made.end(), c.shapes.begin(), c.shapes.end());
+      REQUIRE(made.size() == expected.size());
+      CHECK(made.size() == 6);
+      for (std::size_t i = 0; i < made.size(); ++i) {
+        CAPTURE(i);
+        CHECK(made[i].kind == expected[i].kind);
+        CHECK(made[i].n == expected[i].n);
+        CHECK(made[i].rhs_columns == expected[i].rhs_columns);
+      }
     }
   }
 }

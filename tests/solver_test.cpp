@@ -226,3 +226,65 @@ TEST_CASE("solve_all on a mixed batch equals the individual calls (cholesky, ou)
                          tkfac::InputError);
   }
 }
+
+TEST_CASE("cost: a backend states a batch's circuit runs before solving, as many as it makes") {
+  using tkfac::solver::SolveRequest;
+  using tkfac::solver::SolveShape;
+  std::mt19937_64 rng(5);
+  const Eigen::MatrixXd m = tkfac::random_spd(3, 10.0, rng);
+  const Eigen::MatrixXd b = tkfac::random_normal(3, 2, rng);
+  const std::vector<SolveRequest> batch = {
+      {SolveRequest::Kind::solve, m, {}, b, 0.1, "solve"},
+      {SolveRequest::Kind::inverse, m, {}, {}, 0.2, "inverse"},
+  };
+  std::vector<SolveShape> shapes;
+  for (const auto& r : batch) shapes.push_back(tkfac::solver::shape_of(r));
+  CHECK(shapes[0].n == 3);
+  CHECK(shapes[0].rhs_columns == 2);
+  CHECK(shapes[1].kind == SolveRequest::Kind::inverse);
+
+  struct Case {
+    const char* label;
+    std::string backend;
+    double noise_variance;
+    std::string inverse_method;
+    long solve_runs, inverse_runs;  // what the estimators make: a run per column, or one
+    bool ngspice;
+  };
+  const Case cases[] = {
+      {"cholesky", "cholesky", 0.0, "auto", 0, 0, false},
+      {"cg", "cg", 0.0, "auto", 0, 0, false},
+      {"spice, noiseless: a run per column", "spice", 0.0, "auto", 2, 3, true},
+      {"spice, noisy: the covariance inverse is one run", "spice", 1e-3, "auto", 2, 1, true},
+      {"spice, noisy, unit right-hand sides", "spice", 1e-3, "unit_rhs", 2, 3, true},
+      {"ou, noisy: the twin's runs, not ngspice's", "ou", 1e-3, "auto", 2, 1, false},
+      {"ou, noiseless", "ou", 0.0, "auto", 2, 3, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.label);
+    SolverOptions o;
+    o.backend = c.backend;
+    o.netlist.noise_variance = c.noise_variance;
+    o.netlist.noise_sample_time = 1e-7;  // R C / 10: a short run of 100 samples
+    o.thermo.burn_in = 1e-6;
+    o.thermo.window = 1e-5;
+    o.thermo.inverse_method = c.inverse_method;
+    auto solver = LinearSolver::create(o);
+    const tkfac::solver::SolveCost solve = solver->cost(shapes[0]);
+    const tkfac::solver::SolveCost inverse = solver->cost(shapes[1]);
+    CHECK(solve.circuit_runs == c.solve_runs);
+    CHECK(inverse.circuit_runs == c.inverse_runs);
+    CHECK(solve.ngspice == c.ngspice);
+    CHECK(inverse.one_run_per_system == (c.inverse_runs == 1));
+    const tkfac::solver::SolveCost all = solver->cost_all(shapes);
+    CHECK(all.circuit_runs == c.solve_runs + c.inverse_runs);
+    CHECK_FALSE(all.one_run_per_system);  // the solve runs per column
+    CHECK(solver->cost_all({shapes[1], shapes[1]}).circuit_runs == 2 * c.inverse_runs);
+    CHECK(solver->cost_all({shapes[1]}).one_run_per_system == (c.inverse_runs == 1));
+    if (c.solve_runs == 0) continue;
+    // The runs the solves then make (the reports count circuit runs as iterations).
+    const auto sols = solver->solve_all(batch);
+    CHECK(sols[0].report.iterations == c.solve_runs);
+    CHECK(sols[1].report.iterations == c.inverse_runs);
+  }
+}

@@ -75,9 +75,11 @@ void register_netlist(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "netlist", "Write the SPICE netlist that solves (M + damping I) x = b by relaxation");
   cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)");
-  cmd->add_option("--activations", args->activations,
-                  "instead of --matrix: N x b array a (CSV), M = a a^T / b; with --encoding "
-                  "activation M is never formed");
+  cmd->add_option(
+      "--activations", args->activations,
+      fmt::format("instead of --matrix: N x b array a (CSV), M = a a^T / b; with {} "
+                  "activation M is never formed",
+                  tkfac::options::flag_of(netlist_gen::netlist_option_table(), "encoding")));
   cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero");
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
   cmd->add_option("--output,-o", args->output, "netlist file to write (default: stdout)");

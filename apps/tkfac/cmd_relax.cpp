@@ -64,7 +64,9 @@ void run_relax(const RelaxArgs& a) {
   base.damping = a.damping;
   base.validate();
   if (base.noise_variance != 0.0) {
-    throw InputError("--noise-variance: relax measures noiseless transients (expected 0)");
+    throw InputError(fmt::format(
+        "{}: relax measures noiseless transients (expected 0)",
+        tkfac::options::flag_of(netlist_gen::netlist_option_table(), "noise_variance")));
   }
   std::vector<netlist_gen::Encoding> encodings;
   if (a.encoding == "both") {

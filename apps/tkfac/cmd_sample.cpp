@@ -36,7 +36,8 @@ void run_sample(SampleArgs a) {
   so.netlist = a.circuit.resolve();
   if (!(so.netlist.noise_variance > 0.0)) {
     throw InputError(
-        fmt::format("--noise-variance: {} is not > 0; sampling needs noise (beta^-1 > 0)",
+        fmt::format("{}: {} is not > 0; sampling needs noise (beta^-1 > 0)",
+                    tkfac::options::flag_of(netlist_gen::netlist_option_table(), "noise_variance"),
                     so.netlist.noise_variance));
   }
   if (a.backend != "spice" && a.backend != "ou") {

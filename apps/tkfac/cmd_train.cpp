@@ -27,25 +27,33 @@ namespace {
 
 namespace kf = tkfac::kfac;
 
+// The flags of K-FAC's shared table lines (--lr etc. set every optimizer's value, the seed also
+// the trainer's), as written in kfac_option_table(): this command adds them itself.
+const std::string& shared_flag(const char* field) {
+  return options::flag_of(kf::kfac_option_table(), field);
+}
 
 // Copies every optimizer option the user gave (`given`) into `c`; the rest keep c's values
 // (defaults, or a checkpoint's options under --init).
 void apply_optimizer_args(kf::OptimizerConfig& c, const TrainArgs& a,
                           const std::function<bool(const char*)>& given) {
-  if (given("--lr")) c.sgd.learning_rate = c.adam.learning_rate = c.kfac.learning_rate = a.lr;
+  const auto given_shared = [&](const char* field) { return given(shared_flag(field).c_str()); };
+  if (given_shared("learning_rate")) {
+    c.sgd.learning_rate = c.adam.learning_rate = c.kfac.learning_rate = a.lr;
+  }
   if (given("--sgd-lr")) c.sgd.learning_rate = a.sgd_lr;
   if (given("--adam-lr")) c.adam.learning_rate = a.adam_lr;
   if (given("--kfac-lr")) c.kfac.learning_rate = a.kfac_lr;
-  if (given("--momentum")) c.sgd.momentum = c.kfac.momentum = a.momentum;
+  if (given_shared("momentum")) c.sgd.momentum = c.kfac.momentum = a.momentum;
   if (given("--nesterov")) c.sgd.nesterov = a.nesterov;
-  if (given("--weight-decay")) {
+  if (given_shared("weight_decay")) {
     c.sgd.weight_decay = c.adam.weight_decay = c.kfac.weight_decay = a.weight_decay;
   }
   if (given("--beta1")) c.adam.beta1 = a.beta1;
   if (given("--beta2")) c.adam.beta2 = a.beta2;
   if (given("--epsilon")) c.adam.epsilon = a.epsilon;
   auto& k = c.kfac;
-  if (given("--seed")) k.seed = a.seed;
+  if (given_shared("seed")) k.seed = a.seed;
   if (given("--solver")) k.solver.backend = a.kfac.solver.backend;
   // Every table option the user gave, and only those.
   const auto pick = given_fields(given);
@@ -126,12 +134,11 @@ void print_summary(const std::vector<kf::History>& hs) {
                "evaluation; analog s: simulated circuit time of the solves)\n";
 }
 
-// Circuit work of a K-FAC run on the spice backend, so that a slow start is not taken for a hang:
-// the factor sizes and the circuit runs they take. No time estimate: run time per circuit
-// depends on the factor's spectrum and size and is not measured here. The noiseless circuit
-// solves one right-hand side per run (cosim SpiceSolver), so an n x n inverse is n runs; with
-// noise, cosim's inverse method "auto" (train has no option to change it) estimates an inverse
-// from one run's covariance.
+// Circuit work of a K-FAC run on an ngspice backend, so that a slow start is not taken for a
+// hang: the factor sizes and the circuit runs they take, as the backend states them
+// (LinearSolver::cost_all of the systems kfac_solve_shapes lists: per inverse refresh, or per
+// Method 2 step). No time estimate: run time per circuit depends on the factor's spectrum and
+// size and is not measured here.
 struct CircuitWork {
   std::string line;     // for the header
   std::string warning;  // non-empty when a factor is large
@@ -139,25 +146,22 @@ struct CircuitWork {
 
 CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf::KfacOptions& k) {
   CircuitWork out;
-  if (k.solver.backend != "spice") return out;
+  const std::vector<solver::SolveShape> shapes = kf::kfac_solve_shapes(net.weights(), k);
+  const solver::SolveCost cost = solver::LinearSolver::create(k.solver)->cost_all(shapes);
+  if (!cost.ngspice) return out;
+  // The factor sizes: A and G of each layer, from the inverse refresh's systems (A, G per layer).
+  kf::KfacOptions refresh = k;
+  refresh.method = kf::KfacMethod::inverse;
+  const std::vector<solver::SolveShape> factors = kf::kfac_solve_shapes(net.weights(), refresh);
   std::vector<long> a_dims, g_dims;
-  long per_refresh = 0, per_step = 0, largest = 0;
+  long largest = 0;
   std::string largest_name;
-  const bool covariance_inverse = k.solver.netlist.noise_variance > 0.0;
-  for (std::size_t l = 0; l < net.weights().size(); ++l) {
-    const auto& w = net.weights()[l];
-    const long n_out = w.rows(), cols = w.cols();
-    const long da = k.bias == kf::BiasMode::folded ? cols : cols - 1;
-    a_dims.push_back(da);
-    g_dims.push_back(n_out);
-    per_refresh += covariance_inverse ? 2 : da + n_out;
-    // Method 2: G X = dW_bar has a right-hand side per column of W_bar, A U^T = X^T one per row.
-    per_step += cols + n_out;
-    for (const auto& [n, name] : {std::pair{da, 'A'}, std::pair{n_out, 'G'}}) {
-      if (n > largest) {
-        largest = n;
-        largest_name = fmt::format("{} of layer {}", name, l);
-      }
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    const long n = factors[i].n;
+    (i % 2 == 0 ? a_dims : g_dims).push_back(n);
+    if (n > largest) {
+      largest = n;
+      largest_name = fmt::format("{} of layer {}", i % 2 == 0 ? 'A' : 'G', i / 2);
     }
   }
   const std::string sizes = fmt::format("factor sizes A {} and G {} (per layer)",
@@ -166,13 +170,13 @@ CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf:
     out.line = fmt::format(
         "circuit    {}: {}; {} circuit runs per inverse refresh ({}), a refresh every {} "
         "step{}, the first before step 1\n",
-        label, sizes, per_refresh,
-        covariance_inverse ? "one noisy run per factor" : "one per factor column",
+        label, sizes, cost.circuit_runs,
+        cost.one_run_per_system ? "one noisy run per factor" : "one per factor column",
         k.inverse_update_interval, k.inverse_update_interval == 1 ? "" : "s");
   } else {
     out.line = fmt::format(
         "circuit    {}: {}; {} circuit runs every step (Method 2: one per right-hand side)\n",
-        label, sizes, per_step);
+        label, sizes, cost.circuit_runs);
   }
   if (largest > 100) {
     out.warning = fmt::format(
@@ -317,7 +321,7 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
     kf::Trainer trainer(*net, *optimizer, train, &test, to);
     if (ckpt) {
       kf::TrainerState s = ckpt->trainer;
-      if (given("--seed")) s.seed = to.seed;
+      if (given(shared_flag("seed").c_str())) s.seed = to.seed;
       if (given("--no-shuffle")) s.shuffle = to.shuffle;
       if (given("--batch-size")) s.batch_size = to.batch_size;
       from_checkpoint([&] { trainer.set_state(s); });
@@ -413,20 +417,23 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--optimizer", a->optimizer, "sgd | adam | adamw | kfac")
       ->capture_default_str()
       ->group("Optimizer");
-  cmd->add_option("--lr", a->lr,
+  const std::string& lr = shared_flag("learning_rate");
+  cmd->add_option(lr, a->lr,
                   "learning rate of every optimizer (defaults: sgd 0.01, adam 0.001, kfac 0.05)")
       ->group("Optimizer");
-  cmd->add_option("--sgd-lr", a->sgd_lr, "learning rate of sgd (overrides --lr)")
+  cmd->add_option("--sgd-lr", a->sgd_lr, fmt::format("learning rate of sgd (overrides {})", lr))
       ->group("Optimizer");
-  cmd->add_option("--adam-lr", a->adam_lr, "learning rate of adam/adamw (overrides --lr)")
+  cmd->add_option("--adam-lr", a->adam_lr,
+                  fmt::format("learning rate of adam/adamw (overrides {})", lr))
       ->group("Optimizer");
-  cmd->add_option("--kfac-lr", a->kfac_lr, "learning rate of kfac (overrides --lr)")
+  cmd->add_option("--kfac-lr", a->kfac_lr, fmt::format("learning rate of kfac (overrides {})", lr))
       ->group("Optimizer");
-  cmd->add_option("--momentum", a->momentum, "sgd and kfac momentum")
+  cmd->add_option(shared_flag("momentum"), a->momentum, "sgd and kfac momentum")
       ->capture_default_str()
       ->group("Optimizer");
   cmd->add_flag("--nesterov", a->nesterov, "sgd: Nesterov momentum")->group("Optimizer");
-  cmd->add_option("--weight-decay", a->weight_decay, "L2 (sgd, adam, kfac) or decoupled (adamw)")
+  cmd->add_option(shared_flag("weight_decay"), a->weight_decay,
+                  "L2 (sgd, adam, kfac) or decoupled (adamw)")
       ->capture_default_str()
       ->group("Optimizer");
   cmd->add_option("--beta1", a->beta1, "adam")->capture_default_str()->group("Optimizer");
@@ -448,7 +455,7 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
       ->group("Training");
   cmd->add_option("--steps", a->steps, "steps to run (instead of --epochs)")->group("Training");
   cmd->add_option("--epochs", a->epochs, "epochs to run")->capture_default_str()->group("Training");
-  cmd->add_option("--seed", a->seed, "initialization, data order and Monte-Carlo labels")
+  cmd->add_option(shared_flag("seed"), a->seed, "initialization, data order and Monte-Carlo labels")
       ->capture_default_str()
       ->check(non_negative_integer())
       ->group("Training");

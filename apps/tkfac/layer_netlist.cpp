@@ -18,6 +18,7 @@
 #include "tkfac/kfac/checkpoint.hpp"
 #include "tkfac/kfac/dataset.hpp"
 #include "tkfac/kfac/factor_system.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
 #include "tkfac/netlist_gen/activation.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
@@ -86,8 +87,9 @@ Problem load_problem(const LayerArgs& a, kf::Checkpoint ckpt, bool need_batch) {
                                  a.batch_size, data_text, train.size()));
   }
   kf::add_batch(p.source, net, kf::first_batch(train, a.batch_size, a.seed));
-  p.batch_text = fmt::format("batch of {} ({}; the first batch of `tkfac train --seed {}`)",
-                             a.batch_size, data_text, a.seed);
+  p.batch_text =
+      fmt::format("batch of {} ({}; the first batch of `tkfac train {} {}`)", a.batch_size,
+                  data_text, tkfac::options::flag_of(kf::kfac_option_table(), "seed"), a.seed);
   return p;
 }
 
@@ -370,9 +372,10 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
   }
   if (all && !a.plot.empty()) throw InputError("--plot: not available with --all");
   if (is_activation(c) && a.from_ema) {
-    throw InputError(
-        "--encoding activation: not available with --from-ema (an EMA of factors has no "
-        "activation arrays); expected a single batch (drop --from-ema) or another encoding");
+    throw InputError(fmt::format(
+        "{} activation: not available with --from-ema (an EMA of factors has no "
+        "activation arrays); expected a single batch (drop --from-ema) or another encoding",
+        tkfac::options::flag_of(netlist_gen::netlist_option_table(), "encoding")));
   }
   kf::Factor kind = kf::Factor::a;
   if (!all) {

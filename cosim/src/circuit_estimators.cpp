@@ -19,6 +19,14 @@ using solver::Solution;
 using solver::SolveReport;
 using solver::ThermoOptions;
 
+// The flags messages name, from the option tables (each flag is written once, in its table).
+const std::string& netlist_flag(const std::string& field) {
+  return tkfac::options::flag_of(netlist_gen::netlist_option_table(), field);
+}
+const std::string& thermo_flag(const std::string& field) {
+  return tkfac::options::flag_of(solver::thermo_option_table(), field);
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -107,6 +115,7 @@ class FinalState final : public SolveEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index, Eigen::Index columns) const override { return columns; }
 
  private:
   const CircuitBackend& backend_;
@@ -143,6 +152,7 @@ class PerColumn : public SolveEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index, Eigen::Index columns) const final { return columns; }
 
  protected:
   // Fills column c of s.x (and of s.report.standard_errors when estimated), the report's
@@ -227,6 +237,7 @@ class IdentitySolve final : public InverseEstimator {
   Solution inverse(const System& sys, double damping) override {
     return solve_.solve(sys, Eigen::MatrixXd::Identity(sys.m.rows(), sys.m.cols()), damping);
   }
+  long runs(Eigen::Index n) const override { return solve_.runs(n, n); }
 
  private:
   SolveEstimator& solve_;
@@ -247,6 +258,7 @@ class UnitRhs final : public InverseEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index n) const override { return solve_.runs(n, n); }
 
  private:
   const CircuitBackend& backend_;
@@ -268,11 +280,13 @@ class Covariance final : public InverseEstimator {
     Engine& engine = backend_.engine;
     if (!(opt.noise_variance > 0.0)) {
       throw InputError(
-          "--noise-variance: the covariance inverse needs noise (beta^-1 > 0); expected a "
-          "positive noise variance, or --inverse-method unit_rhs");
+          fmt::format("{}: the covariance inverse needs noise (beta^-1 > 0); expected a "
+                      "positive noise variance, or {} unit_rhs",
+                      netlist_flag("noise_variance"), thermo_flag("inverse_method")));
     }
     if (t.analog_time > 0.0) {
-      throw InputError("--analog-time: the covariance inverse needs a window, not a finite time");
+      throw InputError(fmt::format("{}: the covariance inverse needs a window, not a finite time",
+                                   thermo_flag("analog_time")));
     }
     const ThermoModel model = sys.model(Eigen::VectorXd(), opt);
     const Plan p = make_plan(model, t, opt);
@@ -311,6 +325,8 @@ class Covariance final : public InverseEstimator {
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
+  long runs(Eigen::Index) const override { return 1; }
+  bool one_run_per_system() const override { return true; }
 
  private:
   const CircuitBackend& backend_;
@@ -327,16 +343,16 @@ Plan make_plan(const ThermoModel& model, const ThermoOptions& t,
   double window = t.window;
   if (o.sim_time > 0.0) {
     if (burn >= o.sim_time) {
-      throw InputError(fmt::format(
-          "--burn-in: {:g} s is not shorter than the run (--sim-time {:g} s); expected a burn-in "
-          "that leaves a window to average",
-          burn, o.sim_time));
+      throw InputError(
+          fmt::format("{}: {:g} s is not shorter than the run ({} {:g} s); expected a burn-in "
+                      "that leaves a window to average",
+                      thermo_flag("burn_in"), burn, netlist_flag("sim_time"), o.sim_time));
     }
     if (window == 0.0) window = o.sim_time - burn;
     if (burn + window > o.sim_time * (1.0 + 1e-12)) {
-      throw InputError(fmt::format(
-          "--window: burn-in {:g} s + window {:g} s exceeds the run (--sim-time {:g} s)", burn,
-          window, o.sim_time));
+      throw InputError(fmt::format("{}: burn-in {:g} s + window {:g} s exceeds the run ({} {:g} s)",
+                                   thermo_flag("window"), burn, window, netlist_flag("sim_time"),
+                                   o.sim_time));
     }
   } else if (window == 0.0) {
     window = auto_window(model, t);
@@ -345,13 +361,13 @@ Plan make_plan(const ThermoModel& model, const ThermoOptions& t,
   const double n = std::floor(window / p.interval + 1e-9);
   if (n < 1.0) {
     throw InputError(fmt::format(
-        "--window: {:g} s holds zero samples (one every {:g} s, the noise sample time); expected "
+        "{}: {:g} s holds zero samples (one every {:g} s, the noise sample time); expected "
         "a window of at least one sample",
-        window, p.interval));
+        thermo_flag("window"), window, p.interval));
   }
   if (n + static_cast<double>(p.first_index) > 2e9) {
-    throw InputError(
-        fmt::format("--window: {:g} s is {:g} samples of {:g} s, too many", window, n, p.interval));
+    throw InputError(fmt::format("{}: {:g} s is {:g} samples of {:g} s, too many",
+                                 thermo_flag("window"), window, n, p.interval));
   }
   p.samples = static_cast<long>(n);
   p.burn_in = static_cast<double>(p.first_index) * p.interval;

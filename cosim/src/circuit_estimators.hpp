@@ -49,12 +49,18 @@ class SolveEstimator {
  public:
   virtual ~SolveEstimator() = default;
   virtual solver::Solution solve(const System& sys, const Eigen::MatrixXd& b, double damping) = 0;
+  // The circuit runs solve() makes for `columns` right-hand sides of an n x n system (the
+  // report's `iterations`); LinearSolver::cost says so before solving.
+  virtual long runs(Eigen::Index n, Eigen::Index columns) const = 0;
 };
 
 class InverseEstimator {
  public:
   virtual ~InverseEstimator() = default;
   virtual solver::Solution inverse(const System& sys, double damping) = 0;
+  // The circuit runs inverse() makes for an n x n system, and whether one run answers it all.
+  virtual long runs(Eigen::Index n) const = 0;
+  virtual bool one_run_per_system() const { return false; }
 };
 
 struct Estimators {

@@ -36,6 +36,18 @@ class CircuitSolver : public solver::LinearSolver {
     return estimators_.inverse->inverse(System::of_activations(a, damping, options_.netlist),
                                         damping);
   }
+  // The estimators' runs: what the options chose, before any netlist is built.
+  solver::SolveCost cost(const solver::SolveShape& shape) const override {
+    solver::SolveCost c;
+    if (shape.kind == solver::SolveRequest::Kind::inverse) {
+      c.circuit_runs = estimators_.inverse->runs(shape.n);
+      c.one_run_per_system = estimators_.inverse->one_run_per_system();
+    } else {
+      c.circuit_runs = estimators_.solve->runs(shape.n, shape.rhs_columns);
+    }
+    c.ngspice = engine_->is_spice();
+    return c;
+  }
 
  protected:
   CircuitSolver(const solver::SolverOptions& options, std::string name,

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::cosim {
@@ -26,7 +27,9 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
                                     const std::vector<double>& eps_levels) {
   const auto wall_start = std::chrono::steady_clock::now();
   if (options.noise_variance != 0.0) {
-    throw InputError("--noise-variance: relaxation is measured without noise (expected 0)");
+    throw InputError(fmt::format(
+        "{}: relaxation is measured without noise (expected 0)",
+        tkfac::options::flag_of(netlist_gen::netlist_option_table(), "noise_variance")));
   }
   const Eigen::Index n = m.rows();
   Eigen::VectorXd b = b_in;

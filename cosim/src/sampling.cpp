@@ -27,8 +27,10 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
   opt.validate();
   options.thermo.validate();
   if (!(opt.noise_variance > 0.0)) {
-    throw InputError(fmt::format(
-        "--noise-variance: {} is not > 0; sampling needs noise (beta^-1 > 0)", opt.noise_variance));
+    throw InputError(
+        fmt::format("{}: {} is not > 0; sampling needs noise (beta^-1 > 0)",
+                    tkfac::options::flag_of(netlist_gen::netlist_option_table(), "noise_variance"),
+                    opt.noise_variance));
   }
   solver::check_system(m, b.size() == 0 ? Eigen::MatrixXd::Zero(m.rows(), 1) : Eigen::MatrixXd(b),
                        damping);
@@ -38,7 +40,9 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
                                  t.warm_start.size(), m.rows()));
   }
   if (t.analog_time > 0.0) {
-    throw InputError("--analog-time: sampling needs a window, not a finite time");
+    throw InputError(
+        fmt::format("{}: sampling needs a window, not a finite time",
+                    tkfac::options::flag_of(solver::thermo_option_table(), "analog_time")));
   }
   std::unique_ptr<Engine> engine;
   if (options.backend == "ou") {

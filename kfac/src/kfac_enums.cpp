@@ -17,8 +17,11 @@ struct EnumName {
   std::string_view name;
 };
 
+// `field`: the KfacOptions member whose flag an empty `option` stands for.
 template <class E, std::size_t N>
-E parse_enum(std::string_view text, std::string_view option, const EnumName<E> (&names)[N]) {
+E parse_enum(std::string_view text, std::string_view option, const char* field,
+             const EnumName<E> (&names)[N]) {
+  if (option.empty()) option = tkfac::options::flag_of(kfac_option_table(), field);
   std::string known;
   for (const auto& n : names) {
     if (text == n.name) return n.value;
@@ -50,22 +53,22 @@ constexpr EnumName<EmaInit> k_ema_init[] = {{EmaInit::first_batch, "first-batch"
 }  // namespace
 
 DampingScheme parse_damping_scheme(std::string_view t, std::string_view o) {
-  return parse_enum(t, o, k_damping);
+  return parse_enum(t, o, "damping_scheme", k_damping);
 }
 KfacMethod parse_kfac_method(std::string_view t, std::string_view o) {
   // Accept the paper's numbering too.
   if (t == "1") return KfacMethod::inverse;
   if (t == "2") return KfacMethod::solve;
-  return parse_enum(t, o, k_method);
+  return parse_enum(t, o, "method", k_method);
 }
 FisherType parse_fisher_type(std::string_view t, std::string_view o) {
-  return parse_enum(t, o, k_fisher);
+  return parse_enum(t, o, "fisher", k_fisher);
 }
 BiasMode parse_bias_mode(std::string_view t, std::string_view o) {
-  return parse_enum(t, o, k_bias);
+  return parse_enum(t, o, "bias", k_bias);
 }
 EmaInit parse_ema_init(std::string_view t, std::string_view o) {
-  return parse_enum(t, o, k_ema_init);
+  return parse_enum(t, o, "ema_init", k_ema_init);
 }
 
 std::string_view to_string(DampingScheme v) { return enum_name(v, k_damping); }

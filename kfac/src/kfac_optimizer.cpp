@@ -84,6 +84,25 @@ solver::SolveRequest request(solver::SolveRequest::Kind kind, const Eigen::Matri
 
 }  // namespace
 
+std::vector<solver::SolveShape> kfac_solve_shapes(const std::vector<Eigen::MatrixXd>& weights,
+                                                  const KfacOptions& options) {
+  using Kind = solver::SolveRequest::Kind;
+  std::vector<solver::SolveShape> inverses, g_solves, a_solves;
+  for (const Eigen::MatrixXd& w : weights) {
+    const Eigen::Index n_out = w.rows(), cols = w.cols();
+    // A has the ones entry only when the bias is folded into it (kfac_factors.hpp).
+    const Eigen::Index n_a = options.bias == BiasMode::folded ? cols : cols - 1;
+    // As refresh_inverses() and solve_updates() below ask.
+    inverses.push_back({Kind::inverse, n_a, 0});
+    inverses.push_back({Kind::inverse, n_out, 0});
+    g_solves.push_back({Kind::solve, n_out, cols});
+    a_solves.push_back({Kind::solve, n_a, n_out});
+  }
+  if (options.method == KfacMethod::inverse) return inverses;
+  g_solves.insert(g_solves.end(), a_solves.begin(), a_solves.end());
+  return g_solves;
+}
+
 void Kfac::refresh_inverses(StepReport& report) {
   std::vector<solver::SolveRequest> requests;
   requests.reserve(2 * layers_.size());

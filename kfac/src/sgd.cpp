@@ -7,22 +7,28 @@
 
 #include "json_util.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
 
 namespace tkfac::kfac {
 
 void SgdOptions::validate() const {
+  // The learning rate, momentum and weight decay flags are K-FAC's table lines, shared by every
+  // optimizer (Field::shared_flag): one flag sets them all.
+  const auto flag = [](const char* field) -> const std::string& {
+    return options::flag_of(kfac_option_table(), field);
+  };
   if (!(learning_rate > 0) || !std::isfinite(learning_rate)) {
-    throw InputError(
-        fmt::format("--lr: learning rate must be positive and finite, got {}", learning_rate));
+    throw InputError(fmt::format("{}: learning rate must be positive and finite, got {}",
+                                 flag("learning_rate"), learning_rate));
   }
   if (!(momentum >= 0 && momentum < 1)) {
-    throw InputError(fmt::format("--momentum: must be in [0, 1), got {}", momentum));
+    throw InputError(fmt::format("{}: must be in [0, 1), got {}", flag("momentum"), momentum));
   }
   if (nesterov && momentum == 0) {
-    throw InputError("--nesterov: needs --momentum > 0");
+    throw InputError(fmt::format("--nesterov: needs {} > 0", flag("momentum")));
   }
   if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) {
-    throw InputError(fmt::format("--weight-decay: must be >= 0, got {}", weight_decay));
+    throw InputError(fmt::format("{}: must be >= 0, got {}", flag("weight_decay"), weight_decay));
   }
 }
 

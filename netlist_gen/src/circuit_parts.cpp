@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
 
 namespace tkfac::netlist_gen::detail {
 namespace {
@@ -92,10 +93,12 @@ void plan_transient(const NetlistOptions& options, Netlist& nl) {
                                       (options.resistance * sum.noise_sample_time));
     sum.noise_seed = options.noise_seed;
     if (options.max_step > sum.noise_sample_time) {
-      throw InputError(fmt::format(
-          "max_step (--max-step) = {}: larger than the noise sample time {} s "
-          "(--noise-sample-time); expected a maximum time step <= the noise sample time",
-          options.max_step, sum.noise_sample_time));
+      const auto& table = netlist_option_table();
+      throw InputError(
+          fmt::format("max_step ({}) = {}: larger than the noise sample time {} s "
+                      "({}); expected a maximum time step <= the noise sample time",
+                      tkfac::options::flag_of(table, "max_step"), options.max_step,
+                      sum.noise_sample_time, tkfac::options::flag_of(table, "noise_sample_time")));
     }
     // The held noise changes every NT: a step longer than NT would skip noise samples.
     nl.tran_max_step = options.max_step > 0.0 ? options.max_step : sum.noise_sample_time;

@@ -201,6 +201,7 @@ double finite_gain_shift(const Eigen::MatrixXd& m_hat, double gain) {
 }  // namespace
 
 Encoding parse_encoding(std::string_view text, std::string_view option) {
+  if (option.empty()) option = tkfac::options::flag_of(netlist_option_table(), "encoding");
   if (text == "behavioral") return Encoding::behavioral;
   if (text == "integrator") return Encoding::integrator;
   if (text == "activation") return Encoding::activation;
@@ -221,6 +222,7 @@ std::string_view to_string(Encoding encoding) {
 }
 
 Scaling parse_scaling(std::string_view text, std::string_view option) {
+  if (option.empty()) option = tkfac::options::flag_of(netlist_option_table(), "scaling");
   if (text == "max_entry") return Scaling::max_entry;
   if (text == "none") return Scaling::none;
   throw InputError(
@@ -295,11 +297,12 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   if (options.encoding == Encoding::activation) {
     // Refused here, where every caller passes (tkfac netlist --matrix, tkfac solve, the spice
     // backend, K-FAC), so each gets the same message rather than a circuit of another encoding.
-    throw InputError(
-        "encoding (--encoding) = activation: the activation encoding is built from an "
+    throw InputError(fmt::format(
+        "encoding ({}) = activation: the activation encoding is built from an "
         "activation array a (M = a a^T / b, never formed), not from a matrix M; expected "
         "make_activation_netlist(a, b, options), `tkfac netlist --activations a.csv` or "
-        "`tkfac netlist --model ...`, or the behavioral or integrator encoding for a matrix");
+        "`tkfac netlist --model ...`, or the behavioral or integrator encoding for a matrix",
+        tkfac::options::flag_of(netlist_option_table(), "encoding")));
   }
   validate_spd(m, options.damping, "M");
   const Eigen::Index n = m.rows();

@@ -61,10 +61,12 @@ void NetlistOptions::validate() const {
   options::check(netlist_option_table(), *this);
   if (noise_variance > 0.0 && max_step > 0.0 && noise_sample_time > 0.0 &&
       max_step > noise_sample_time) {
-    throw InputError(fmt::format(
-        "max_step (--max-step) = {}: larger than the noise sample time {} (--noise-sample-time); "
-        "expected a maximum time step <= the noise sample time",
-        max_step, noise_sample_time));
+    const auto& table = netlist_option_table();
+    throw InputError(
+        fmt::format("max_step ({}) = {}: larger than the noise sample time {} ({}); "
+                    "expected a maximum time step <= the noise sample time",
+                    tkfac::options::flag_of(table, "max_step"), max_step, noise_sample_time,
+                    tkfac::options::flag_of(table, "noise_sample_time")));
   }
   if (!initial_state.allFinite()) {
     throw InputError("initial_state (the warm start): expected finite numbers");

@@ -33,6 +33,32 @@ Solution LinearSolver::inverse_activations(const Eigen::MatrixXd& a, double damp
   return inverse(netlist_gen::activation_matrix(a), damping);
 }
 
+SolveShape shape_of(const SolveRequest& r) {
+  SolveShape s;
+  s.kind = r.kind;
+  s.n = r.activations.size() != 0 ? r.activations.rows() : r.matrix.rows();
+  s.rhs_columns = r.kind == SolveRequest::Kind::solve ? r.rhs.cols() : 0;
+  return s;
+}
+
+SolveCost LinearSolver::cost(const SolveShape&) const { return {}; }
+
+SolveCost LinearSolver::cost_all(const std::vector<SolveShape>& shapes) const {
+  SolveCost total;
+  bool all_one_run = true, any_runs = false;
+  for (const SolveShape& s : shapes) {
+    const SolveCost c = cost(s);
+    total.circuit_runs += c.circuit_runs;
+    total.ngspice = total.ngspice || c.ngspice;
+    if (c.circuit_runs > 0) {
+      any_runs = true;
+      all_one_run = all_one_run && c.one_run_per_system;
+    }
+  }
+  total.one_run_per_system = any_runs && all_one_run;
+  return total;
+}
+
 namespace {
 
 Solution solve_one(LinearSolver& solver, const SolveRequest& r) {

@@ -48,7 +48,9 @@ void ThermoOptions::validate() const {
 NoiseShape parse_noise_shape(const std::string& text, const std::string& option) {
   if (text == "white") return NoiseShape::white;
   if (text == "held") return NoiseShape::held;
-  throw InputError(fmt::format("{}: '{}' is not white or held", option, text));
+  const std::string& name =
+      option.empty() ? tkfac::options::flag_of(thermo_option_table(), "noise_shape") : option;
+  throw InputError(fmt::format("{}: '{}' is not white or held", name, text));
 }
 
 std::string_view to_string(NoiseShape shape) {

@@ -101,4 +101,13 @@ class Kfac final : public Optimizer {
   ForwardCache cache_;
 };
 
+// The systems K-FAC hands its solver, by shape, for layers with parameters `weights` (each
+// W_bar, n_out x (n_in + 1)): with options.method inverse those of one inverse refresh (every
+// layer's A and G inverse), with solve those of one step (every layer's G-solve, a right-hand
+// side per column of W_bar, then its A-solve, one per output). A program states a run's cost
+// with them before training:
+//   solver->cost_all(kfac_solve_shapes(net.weights(), options)).circuit_runs
+std::vector<solver::SolveShape> kfac_solve_shapes(const std::vector<Eigen::MatrixXd>& weights,
+                                                  const KfacOptions& options);
+
 }  // namespace tkfac::kfac

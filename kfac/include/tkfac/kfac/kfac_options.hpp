@@ -26,13 +26,13 @@ enum class FisherType { empirical, monte_carlo };  // true labels / labels sampl
 enum class BiasMode { folded, separate };          // Eq. (4) ones entry in A / ASDL
 enum class EmaInit { first_batch, zero };          // first factor update sets / adds to zero
 
-// Each throws InputError naming `option` and the accepted values.
-DampingScheme parse_damping_scheme(std::string_view text,
-                                   std::string_view option = "--damping-scheme");
-KfacMethod parse_kfac_method(std::string_view text, std::string_view option = "--method");
-FisherType parse_fisher_type(std::string_view text, std::string_view option = "--fisher");
-BiasMode parse_bias_mode(std::string_view text, std::string_view option = "--bias");
-EmaInit parse_ema_init(std::string_view text, std::string_view option = "--ema-init");
+// Each throws InputError naming `option` (empty: the field's flag in kfac_option_table()) and
+// the accepted values.
+DampingScheme parse_damping_scheme(std::string_view text, std::string_view option = {});
+KfacMethod parse_kfac_method(std::string_view text, std::string_view option = {});
+FisherType parse_fisher_type(std::string_view text, std::string_view option = {});
+BiasMode parse_bias_mode(std::string_view text, std::string_view option = {});
+EmaInit parse_ema_init(std::string_view text, std::string_view option = {});
 std::string_view to_string(DampingScheme v);
 std::string_view to_string(KfacMethod v);
 std::string_view to_string(FisherType v);

@@ -22,15 +22,15 @@ namespace tkfac::netlist_gen {
 // a of M = a a^T / b by make_activation_netlist (activation.hpp): make_netlist refuses it.
 enum class Encoding { behavioral, integrator, activation };
 
-// Throws InputError naming `option` and the accepted values.
-Encoding parse_encoding(std::string_view text, std::string_view option = "--encoding");
+// Throws InputError naming `option` (empty: the option table's flag) and the accepted values.
+Encoding parse_encoding(std::string_view text, std::string_view option = {});
 std::string_view to_string(Encoding encoding);
 
 enum class Scaling {
   max_entry,  // s_M = max |m_ij| (largest conductance g0), s_b = max |b_i| / input_full_scale
   none,       // s_M = s_b = 1
 };
-Scaling parse_scaling(std::string_view text, std::string_view option = "--scaling");
+Scaling parse_scaling(std::string_view text, std::string_view option = {});  // as parse_encoding
 std::string_view to_string(Scaling scaling);
 
 struct NetlistOptions {

@@ -78,6 +78,24 @@ struct SolveRequest {
   std::string label;  // e.g. "layer 0 A", for progress and error messages
 };
 
+// A system's size: what a backend's cost depends on (LinearSolver::cost), known without its
+// numbers.
+struct SolveShape {
+  SolveRequest::Kind kind = SolveRequest::Kind::solve;
+  Eigen::Index n = 0;            // unknowns (M is n x n)
+  Eigen::Index rhs_columns = 0;  // right-hand sides, for Kind::solve
+};
+SolveShape shape_of(const SolveRequest& request);
+
+// What solving costs a backend beyond arithmetic, known before it runs, so a program can say
+// what it is about to do: digital backends report nothing.
+struct SolveCost {
+  long circuit_runs = 0;  // transient runs of a circuit (spice: ngspice's; ou: its exact twin's)
+  bool ngspice = false;   // the runs are ngspice transients (each time step a dense LU: ~n^3)
+  // Every system that runs is answered by one run (a covariance inverse), not one run per column.
+  bool one_run_per_system = false;
+};
+
 class LinearSolver {
  public:
   virtual ~LinearSolver() = default;
@@ -100,6 +118,14 @@ class LinearSolver {
   // per request, in order. Throws InputError for a bad request (prefixed with its label, when
   // it has one), like the single calls.
   virtual std::vector<Solution> solve_all(const std::vector<SolveRequest>& requests);
+
+  // What solving a system of this shape would cost this backend with its options, e.g.
+  //   solver->cost({SolveRequest::Kind::inverse, 40}).circuit_runs  // spice: 40, noisy: 1
+  // Default (digital backends): nothing.
+  virtual SolveCost cost(const SolveShape& shape) const;
+  // The same for a batch (solve_all): runs add up; one_run_per_system when every system that
+  // runs is answered by one run.
+  SolveCost cost_all(const std::vector<SolveShape>& shapes) const;
 
   // Throws InputError for an unknown backend name (listing the known ones).
   static std::unique_ptr<LinearSolver> create(const SolverOptions& options);

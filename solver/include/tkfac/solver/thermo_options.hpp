@@ -53,7 +53,8 @@ struct ThermoOptions {
   void validate() const;
 };
 
-NoiseShape parse_noise_shape(const std::string& text, const std::string& option = "--noise-shape");
+// Throws InputError naming `option` (empty: the option table's flag) and the accepted values.
+NoiseShape parse_noise_shape(const std::string& text, const std::string& option = {});
 std::string_view to_string(NoiseShape shape);
 
 // The description of every ThermoOptions field but warm_start (a per-solve vector): JSON key,
