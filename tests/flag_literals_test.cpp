@@ -1,7 +1,8 @@
 // Each option table's command-line flag is written in one source file outside the tests: its
-// table line. Everything else (messages, the command line, parse functions' defaults) takes it
-// from the table (options::flag_of), so renaming a flag is one edit. This scans the string
-// literals of every C++ source outside tests/ and docs/ for each table flag.
+// table's file. Elsewhere (messages, the command line, parse functions' defaults) it comes from
+// the table (options::flag_of), so renaming a flag touches one file. This scans the string
+// literals of every C++ source outside tests/ and docs/ for each table flag; inside the table's
+// own file a message may still spell its flag (e.g. ThermoOptions::validate's cross-field check).
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>

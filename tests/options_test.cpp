@@ -283,7 +283,8 @@ TEST_CASE("options: validate() refuses a bad value of every checked field, namin
   CHECK(error_of([&] { k.validate(); }).find("--capacitance") != std::string::npos);
 }
 
-TEST_CASE("options: --help of train, demo and solve lists every table flag") {
+TEST_CASE(
+    "options: --help of train, demo and solve lists every table flag (train: all but --start)") {
   std::vector<std::string> all, circuit;
   const auto add = [](std::vector<std::string>& to, const auto& table) {
     for (const auto& f : table)
@@ -299,7 +300,8 @@ TEST_CASE("options: --help of train, demo and solve lists every table flag") {
     REQUIRE(r.exit_code == 0);
     for (const auto& flag : all) {
       INFO(sub << " " << flag);
-      CHECK(r.output.find(flag + " ") != std::string::npos);
+      // Training has no start vector per system, so it offers no warm start.
+      CHECK((r.output.find(flag + " ") != std::string::npos) == (flag != "--start"));
     }
   }
   const auto r = run_tkfac("solve --help");
@@ -311,6 +313,17 @@ TEST_CASE("options: --help of train, demo and solve lists every table flag") {
   // The default shown is the struct's in-class default.
   CHECK(r.output.find("--target-error FLOAT=1e-06") != std::string::npos);
   CHECK(r.output.find("--burn-in FLOAT=-1") != std::string::npos);
+  // relax offers six circuit options with its own meaning of 0 and of the noise variance.
+  const auto relax = run_tkfac("relax --help");
+  REQUIRE(relax.exit_code == 0);
+  CHECK(relax.output.find("(0: tau / 20)") != std::string::npos);
+  CHECK(relax.output.find("(0: tau (ln(1/min eps) + ln 10))") != std::string::npos);
+  CHECK(relax.output.find("must be 0 (noiseless)") != std::string::npos);
+  CHECK(relax.output.find("--target-error") == std::string::npos);
+  // train refuses --start as an unknown option (exit 2, naming it).
+  const auto start = run_tkfac("train --dataset synthetic --steps 1 --start warm");
+  CHECK(start.exit_code == 2);
+  CHECK(start.output.find("--start") != std::string::npos);
 }
 
 TEST_CASE("train: circuit and thermodynamic options reach the checkpoint, and --init keeps them") {

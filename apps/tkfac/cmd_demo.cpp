@@ -95,7 +95,8 @@ void run_demo(const DemoArgs& a, CLI::App* cmd) {
   if (by_epochs) train.steps = 0;  // the user's --epochs replaces the preset --steps
   const auto given = [cmd, by_epochs](const char* name) {
     if (by_epochs && std::string(name) == "--steps") return false;
-    return cmd->count(name) > 0 || DemoArgs::preset(name);
+    const CLI::Option* o = cmd->get_option_no_throw(name);  // demo offers no --start
+    return (o != nullptr && o->count() > 0) || DemoArgs::preset(name);
   };
   run_solve_demo(a);
   std::cout << "\nTraining the reference network: Adam, K-FAC with Cholesky, K-FAC with its "

@@ -265,11 +265,13 @@ void register_relax(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--eps", args->eps, "relative errors whose reaching time is measured")
       ->capture_default_str();
-  // The circuit options relax uses (there max step 0 means tau / 20, sim time 0 means
-  // tau (ln(1/min eps) + ln 10), and the noise variance must be 0).
+  // The circuit options relax uses, with relax's own meaning of 0 and of the noise variance.
   add_table_options(cmd, netlist_gen::netlist_option_table(), args->circuit, "",
-                    {"resistance", "capacitance", "opamp_gain", "max_step", "sim_time",
-                     "noise_variance"});
+                    {.only = {"resistance", "capacitance", "opamp_gain", "max_step", "sim_time",
+                              "noise_variance"},
+                     .help = {{"max_step", "largest simulator step, seconds (0: tau / 20)"},
+                              {"sim_time", "simulated seconds (0: tau (ln(1/min eps) + ln 10))"},
+                              {"noise_variance", "must be 0 (noiseless)"}}});
   cmd->add_option("--csv", args->csv, "table to write (CSV)");
   cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted");
   cmd->callback([args] { run_relax(*args); });

@@ -447,8 +447,9 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
       ->group("Solver");
   add_table_options(cmd, solver::solver_option_table(), a->kfac.solver, "Solver");
   add_table_options(cmd, netlist_gen::netlist_option_table(), a->kfac.solver.netlist, "Circuit");
+  // No --start: a warm start needs a start vector per system, which training has not.
   add_table_options(cmd, solver::thermo_option_table(), a->kfac.solver.thermo,
-                    "Thermodynamic solves");
+                    "Thermodynamic solves", {.except = {"start"}});
 
   cmd->add_option("--batch-size", a->batch_size, "examples per step")
       ->capture_default_str()
@@ -488,7 +489,13 @@ void register_train(CLI::App& app) {
       "Train an MLP with sgd, adam, adamw or kfac (K-FAC factor solves through a LinearSolver "
       "backend: cholesky, cg, spice, ...); --compare several from the same start");
   add_train_options(cmd, a.get());
-  cmd->callback([a, cmd] { run_train(*a, [cmd](const char* name) { return cmd->count(name) > 0; }); });
+  // An option the command does not offer (train's --start) counts as not given.
+  cmd->callback([a, cmd] {
+    run_train(*a, [cmd](const char* name) {
+      const CLI::Option* o = cmd->get_option_no_throw(name);
+      return o != nullptr && o->count() > 0;
+    });
+  });
 }
 
 }  // namespace tkfac::cli

@@ -7,6 +7,7 @@
 //   // after parsing: opts holds the values given; opts.validate() names the flag of a bad one
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,25 +15,39 @@
 
 namespace tkfac::cli {
 
-// Adds the table's options (those in `only`, if not empty) to `cmd`, in `group` if not empty.
-// Enums are parsed as they are read (InputError naming the flag); checks are validate()'s job.
-// Fields without a flag or with a shared flag are left to the command.
+// Which of a table's fields a command offers, and where its meaning differs from the table's
+// help (e.g. relax, whose 0 for --max-step means tau / 20). Fields by their JSON name.
+struct TableSelection {
+  std::vector<std::string> only;            // the fields to add (empty: all)
+  std::vector<std::string> except;          // fields the command does not offer
+  std::map<std::string, std::string> help;  // field -> this command's help text
+};
+
+// Adds the table's options (as `selection` says) to `cmd`, in `group` if not empty. Enums are
+// parsed as they are read (InputError naming the flag); checks are validate()'s job. Fields
+// without a flag or with a shared flag are left to the command.
 template <class S>
 void add_table_options(CLI::App* cmd, const options::OptionTable<S>& table, S& target,
-                       const std::string& group = "", const std::vector<std::string>& only = {}) {
+                       const std::string& group = "", const TableSelection& selection = {}) {
+  const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
   for (const options::Field<S>& f : table) {
     if (f.flag.empty() || f.shared_flag) continue;
-    if (!only.empty() && std::find(only.begin(), only.end(), f.name) == only.end()) continue;
+    if (!selection.only.empty() && !listed(selection.only, f.name)) continue;
+    if (listed(selection.except, f.name)) continue;
+    const auto own_help = selection.help.find(f.name);
+    const std::string& help = own_help != selection.help.end() ? own_help->second : f.help;
     CLI::Option* o = nullptr;
     if (f.is_enum()) {
       // The table outlives the command (a static), so the callback may hold on to `f`.
       o = cmd->add_option_function<std::string>(
                  f.flag, [&target, &f](const std::string& text) { f.enum_parse(target, text, f.flag); },
-                 f.help)
+                 help)
               ->type_name("TEXT")
               ->default_str(f.text(target));
     } else {
-      std::visit([&](auto m) { o = cmd->add_option(f.flag, target.*m, f.help); }, f.member);
+      std::visit([&](auto m) { o = cmd->add_option(f.flag, target.*m, help); }, f.member);
       o->capture_default_str();
     }
     if (!group.empty()) o->group(group);

@@ -72,8 +72,9 @@ class SpiceSolver final : public CircuitSolver {
       : CircuitSolver(options, "spice", std::make_unique<SpiceEngine>()) {}
 };
 
-// The circuit's exact Ornstein-Uhlenbeck twin (ou_process.hpp): the same netlist numbers, each
-// mode stepped with its exact transition, in the noise shape the options ask for.
+// The circuit's exact Ornstein-Uhlenbeck twin (ou_process.hpp): the linear dynamics of the same
+// netlist's elements (circuit_dynamics.hpp), stepped exactly, in the noise shape the options ask
+// for.
 class OuSolver final : public CircuitSolver {
  public:
   explicit OuSolver(const solver::SolverOptions& options)

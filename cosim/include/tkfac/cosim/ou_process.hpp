@@ -45,6 +45,7 @@ class OuProcess {
  public:
   // Keeps a reference to `model`, which must outlive the OuProcess.
   OuProcess(const ThermoModel& model, solver::NoiseShape shape, std::uint64_t seed);
+  OuProcess(ThermoModel&&, solver::NoiseShape, std::uint64_t) = delete;  // would dangle
 
   // Simulates from x0 (units of the unknowns; at t = 0) for `steps` intervals of `interval`
   // seconds and calls `observer(t, x)` at t = interval, 2 interval, ... (not at t = 0).

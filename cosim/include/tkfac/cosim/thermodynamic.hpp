@@ -56,7 +56,10 @@ struct ThermoModel {
   Eigen::VectorXd v_eq() const;  // M_hat^-1 b_hat
   Eigen::VectorXd x_eq() const;  // scale * v_eq = (M + damping I)^-1 b
   // Stationary variance of mode k at the sample times relative to white noise: 1 (white), or
-  // tanh(u/2) / (u/2) with u = alpha_k NT / tau0 (held; see ou_process.hpp for the derivation).
+  // tanh(u/2) / (u/2) with u = alpha_k NT / tau0 (held). Derivation: constant noise of variance
+  // q = 2 beta_V^-1 tau0 / NT over each NT moves mode k by (1 - rho) u_k / alpha_k, rho =
+  // exp(-u), so its stationary variance is q (1 - rho)^2 / (alpha_k^2 (1 - rho^2)) =
+  // (beta_V^-1 / alpha_k) tanh(u/2) / (u/2).
   double variance_factor(Eigen::Index k, solver::NoiseShape shape) const;
   // Stationary variance of each mode, units of the unknowns: factor * beta^-1 / (s_M alpha_k).
   Eigen::VectorXd mode_variances_x(solver::NoiseShape shape) const;

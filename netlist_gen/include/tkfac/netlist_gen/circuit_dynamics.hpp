@@ -8,10 +8,11 @@
 // finite op-amp gain, untrimmed, quantized or perturbed values is that netlist's twin, not the
 // ideal matrix's.
 //
+// clang-format off
 //   auto nl = tkfac::netlist_gen::make_netlist(M, b, {.encoding = Encoding::integrator});
-//   auto d = tkfac::netlist_gen::linear_dynamics(nl.circuit,
-//   tkfac::netlist_gen::unknown_nodes(nl)); Eigen::VectorXd v_eq = d.output_map *
-//   d.drift.lu().solve(d.forcing) + d.output_offset;
+//   auto d = tkfac::netlist_gen::linear_dynamics(nl.circuit, tkfac::netlist_gen::unknown_nodes(nl));
+//   Eigen::VectorXd v_eq = d.output_map * d.drift.lu().solve(d.forcing) + d.output_offset;
+// clang-format on
 //
 // How: every capacitor k is replaced by a voltage source of value q_k and the remaining
 // resistive network (resistors, VCCS, VCVS op-amps, DC sources, noise currents) is solved by
