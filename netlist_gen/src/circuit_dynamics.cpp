@@ -211,7 +211,9 @@ CircuitDynamics linear_dynamics(const Circuit& circuit, const std::vector<std::s
     d.output_map.row(i) = x.row(row).segment(1, nq);
     d.output_offset(i) = x(row, 0);
     // An output that follows a noise current instantly has no value at the sample times (the
-    // held noise jumps there); none of the encodings has one.
+    // held noise jumps there); none of the encodings has one. The test is absolute: an
+    // instantaneous response above 1e-12 V (times the output's gain from q, if larger than 1)
+    // to one rms of the source is not rounding; LU rounding here is about 1e-16 V.
     const Eigen::RowVectorXd feed = x.row(row).tail(nw);
     const double scale = std::max(1.0, d.output_map.row(i).cwiseAbs().maxCoeff());
     for (Eigen::Index k = 0; k < nw; ++k) {
