@@ -46,16 +46,12 @@ std::string run(const std::string& command) {
 
 // x from the `tkfac_final_<i> = v` lines (i the unknown's index) and the netlist's read-out.
 Eigen::VectorXd solution(const tkfac::netlist_gen::Netlist& nl, const std::string& output) {
-  Eigen::VectorXd by_index = Eigen::VectorXd::Constant(nl.summary.size, std::nan(""));
+  Eigen::VectorXd voltages = Eigen::VectorXd::Constant(nl.summary.size, std::nan(""));
   std::istringstream in(output);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("tkfac_final_", 0) != 0) continue;
     const auto eq = line.find('=');
-    by_index(std::stoi(line.substr(12, eq - 12))) = std::stod(line.substr(eq + 1));
-  }
-  Eigen::VectorXd voltages(static_cast<Eigen::Index>(nl.unknowns.size()));
-  for (std::size_t k = 0; k < nl.unknowns.size(); ++k) {
-    voltages(static_cast<Eigen::Index>(k)) = by_index(nl.unknowns[k].index);
+    voltages(std::stoi(line.substr(12, eq - 12))) = std::stod(line.substr(eq + 1));
   }
   return tkfac::netlist_gen::read_out(nl, voltages);
 }

@@ -14,13 +14,6 @@ namespace ng = tkfac::netlist_gen;
 
 namespace {
 
-// The unknowns' nodes in index order.
-std::vector<std::string> nodes_of(const ng::Netlist& nl) {
-  std::vector<std::string> nodes(nl.unknowns.size());
-  for (const auto& u : nl.unknowns) nodes.at(static_cast<std::size_t>(u.index)) = u.node;
-  return nodes;
-}
-
 Eigen::VectorXd equilibrium_volts(const ng::CircuitDynamics& d) {
   return d.output_map * d.drift.partialPivLu().solve(d.forcing) + d.output_offset;
 }
@@ -37,7 +30,7 @@ TEST_CASE("circuit dynamics: the behavioral circuit is C dV/dt = -g0 (M_hat V - 
     o.damping = 0.1;
     o.noise_variance = 1e-3;
     const ng::Netlist nl = ng::make_netlist(m, b, o);
-    const ng::CircuitDynamics d = ng::linear_dynamics(nl.circuit, nodes_of(nl));
+    const ng::CircuitDynamics d = ng::linear_dynamics(nl.circuit, ng::unknown_nodes(nl));
     const double tau0 = o.resistance * o.capacitance;
     Eigen::MatrixXd m_hat = m;
     m_hat.diagonal().array() += o.damping;
@@ -64,7 +57,7 @@ TEST_CASE(
   o.opamp_gain = 1e3;
   o.initial_state = tkfac::test::random_vector(n, rng);
   const ng::Netlist nl = ng::make_netlist(m, b, o);
-  const ng::CircuitDynamics d = ng::linear_dynamics(nl.circuit, nodes_of(nl));
+  const ng::CircuitDynamics d = ng::linear_dynamics(nl.circuit, ng::unknown_nodes(nl));
   const double scale = nl.summary.rhs_scale / nl.summary.matrix_scale;
   TKFAC_CHECK_REL_NEAR(scale * equilibrium_volts(d), m.llt().solve(b), 1e-10);
   // The capacitors' IC put the outputs at the start state.
@@ -86,7 +79,7 @@ TEST_CASE(
   o.opamp_gain = 50.0;
   o.gain_compensation = false;
   const ng::Netlist nl = ng::make_netlist(m, b, o);
-  const ng::CircuitDynamics d = ng::linear_dynamics(nl.circuit, nodes_of(nl));
+  const ng::CircuitDynamics d = ng::linear_dynamics(nl.circuit, ng::unknown_nodes(nl));
   const double a = o.opamp_gain, rho = a / (a + 2.0), g0 = 1.0 / o.resistance;
   const Eigen::MatrixXd m_hat = m / nl.summary.matrix_scale;
   const Eigen::VectorXd b_hat = b / nl.summary.rhs_scale;

@@ -76,11 +76,8 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
   r.time_to_eps.assign(eps_levels.size(), std::numeric_limits<double>::quiet_NaN());
   double t_prev = 0.0, e_prev = 1.0;  // cold start: relative error 1 at t = 0
   RunOptions ro;
-  ro.nodes = netlist_gen::unknown_nodes(nl);
-  const Eigen::VectorXd unit_scales = Eigen::VectorXd::Ones(n);
-  Eigen::VectorXd v(n);
-  ro.observer = [&](double t, const Eigen::VectorXd& values) {
-    v = netlist_gen::read_out(nl, values, unit_scales);  // node voltages by unknown index
+  ro.nodes = netlist_gen::unknown_nodes(nl);  // node voltages by unknown index
+  ro.observer = [&](double t, const Eigen::VectorXd& v) {
     const Eigen::VectorXd d = v - v_eq;
     const double c = std::abs(q.dot(d));
     if (t >= fit_from && c > floor) {

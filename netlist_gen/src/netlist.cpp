@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <stdexcept>
 
 namespace tkfac::netlist_gen {
 
@@ -51,29 +52,24 @@ double read_out_time(const Netlist& netlist) {
 }
 
 std::vector<std::string> unknown_nodes(const Netlist& netlist) {
-  std::vector<std::string> nodes;
-  nodes.reserve(netlist.unknowns.size());
-  for (const Unknown& u : netlist.unknowns) nodes.push_back(u.node);
+  std::vector<std::string> nodes(netlist.unknowns.size());
+  for (const Unknown& u : netlist.unknowns) nodes.at(static_cast<std::size_t>(u.index)) = u.node;
   return nodes;
 }
 
 Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages) {
-  Eigen::VectorXd x(static_cast<Eigen::Index>(netlist.unknowns.size()));
-  for (std::size_t k = 0; k < netlist.unknowns.size(); ++k) {
-    const Unknown& u = netlist.unknowns[k];
-    x(u.index) = u.scale * voltages(static_cast<Eigen::Index>(k));
-  }
-  return x;
+  Eigen::VectorXd scales(static_cast<Eigen::Index>(netlist.unknowns.size()));
+  for (const Unknown& u : netlist.unknowns) scales(u.index) = u.scale;
+  return read_out(netlist, voltages, scales);
 }
 
 Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages,
                          const Eigen::VectorXd& scales) {
-  Eigen::VectorXd x(static_cast<Eigen::Index>(netlist.unknowns.size()));
-  for (std::size_t k = 0; k < netlist.unknowns.size(); ++k) {
-    const Unknown& u = netlist.unknowns[k];
-    x(u.index) = scales(u.index) * voltages(static_cast<Eigen::Index>(k));
+  if (voltages.size() != scales.size() ||
+      voltages.size() != static_cast<Eigen::Index>(netlist.unknowns.size())) {
+    throw std::logic_error("read_out: one voltage and one scale per unknown expected");
   }
-  return x;
+  return scales.cwiseProduct(voltages);
 }
 
 std::string to_spice(const Netlist& netlist) {

@@ -89,12 +89,13 @@ std::string to_spice(const Element& element);
 // ngspice may end the run a hair before TSTOP (its last time point can be an ulp short).
 double read_out_time(const Netlist& netlist);
 
-// The one read-out rule. The nodes to record, in the order read_out takes their voltages:
+// The one read-out rule. The nodes to record, by unknown index (nodes[u.index] = u.node), the
+// order read_out and the circuit's dynamics take their voltages in:
 std::vector<std::string> unknown_nodes(const Netlist& netlist);
-// x[u.index] = u.scale * voltages[k] for the k-th unknown u of the netlist.
+// x[i] = scale_i * voltages[i], voltages by unknown index.
 Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages);
-// The same with the scales given per unknown index (scales[u.index]), e.g. those of
-// input_values() for another right-hand side on the same circuit, or ones for node voltages.
+// The same with the scales given per unknown index, e.g. those of input_values() for another
+// right-hand side on the same circuit.
 Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages,
                          const Eigen::VectorXd& scales);
 
