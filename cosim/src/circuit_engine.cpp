@@ -43,12 +43,12 @@ netlist_gen::Netlist System::netlist(const Eigen::VectorXd& b,
                        : netlist_gen::make_netlist(m, b, options);
 }
 
-ThermoModel System::model(const Eigen::VectorXd& b,
-                          const netlist_gen::NetlistOptions& options) const {
-  if (a.size() == 0) return make_thermo_model(m, b, options);
+ThermoModel System::model(const Eigen::VectorXd& b, const netlist_gen::NetlistOptions& options,
+                          CircuitView view) const {
+  if (a.size() == 0) return make_thermo_model(m, b, options, view);
   // The activation netlist's own scales, noise sample time and elements, so that the twin's
   // sample grid is the circuit's to the last bit and its dynamics are the array circuit's.
-  return make_thermo_model(netlist(b, options), m, b, options.damping);
+  return make_thermo_model(netlist(b, options), m, b, options.damping, view);
 }
 
 void OuEngine::run(const System&, const Eigen::VectorXd&, netlist_gen::NetlistOptions options,

@@ -25,7 +25,8 @@ struct System {
   netlist_gen::Netlist netlist(const Eigen::VectorXd& b,
                                const netlist_gen::NetlistOptions& options) const;
   // The OU twin of that netlist.
-  ThermoModel model(const Eigen::VectorXd& b, const netlist_gen::NetlistOptions& options) const;
+  ThermoModel model(const Eigen::VectorXd& b, const netlist_gen::NetlistOptions& options,
+                    CircuitView view) const;
 };
 
 // A seed per run, so the columns of one solve get independent noise.
@@ -36,6 +37,11 @@ class Engine {
   using Sink = std::function<void(double, const Eigen::VectorXd&)>;
   virtual ~Engine() = default;
   virtual bool is_spice() const = 0;
+  // What its ThermoModels must carry: the twin simulates the circuit's dynamics, ngspice does not
+  // need them.
+  CircuitView circuit_view() const {
+    return is_spice() ? CircuitView::none : CircuitView::dynamics;
+  }
   // Simulates from x0 for `steps` intervals and calls sink(t, x) at t = k * interval, k >= 1.
   virtual void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
                    const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,

@@ -140,7 +140,7 @@ class PerColumn : public SolveEstimator {
         t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(m.rows()));
     for (Eigen::Index c = 0; c < b.cols(); ++c) {
       const Eigen::VectorXd bc = b.col(c);
-      const ThermoModel model = sys.model(bc, opt);
+      const ThermoModel model = sys.model(bc, opt, backend_.engine.circuit_view());
       s.report.predicted_tau = model.predicted_tau();
       double analog = 0.0;
       column(sys, bc, opt, model, x0, c, s, analog);
@@ -288,7 +288,7 @@ class Covariance final : public InverseEstimator {
       throw InputError(fmt::format("{}: the covariance inverse needs a window, not a finite time",
                                    thermo_flag("analog_time")));
     }
-    const ThermoModel model = sys.model(Eigen::VectorXd(), opt);
+    const ThermoModel model = sys.model(Eigen::VectorXd(), opt, backend_.engine.circuit_view());
     const Plan p = make_plan(model, t, opt);
     SampleAccumulator acc;
     double analog = 0.0;

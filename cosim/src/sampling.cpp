@@ -51,7 +51,7 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
     engine = std::make_unique<SpiceEngine>();
   }
   SampleSet set;
-  set.model = make_thermo_model(m, b, opt);
+  set.model = make_thermo_model(m, b, opt, engine->circuit_view());
   set.shape = engine->is_spice() ? solver::NoiseShape::held : t.noise_shape;
   const Plan p = make_plan(set.model, t, opt);
   set.times.resize(p.samples);

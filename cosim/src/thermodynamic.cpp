@@ -66,16 +66,16 @@ double ThermoModel::noise_current_rms() const {
 }
 
 ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
-                              const netlist_gen::NetlistOptions& options) {
+                              const netlist_gen::NetlistOptions& options, CircuitView view) {
   netlist_gen::NetlistOptions o = options;
   if (o.encoding == netlist_gen::Encoding::activation) {
     o.encoding = netlist_gen::Encoding::behavioral;
   }
-  return make_thermo_model(netlist_gen::make_netlist(m, b, o), m, b, options.damping);
+  return make_thermo_model(netlist_gen::make_netlist(m, b, o), m, b, options.damping, view);
 }
 
 ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::MatrixXd& m,
-                              const Eigen::VectorXd& b, double damping) {
+                              const Eigen::VectorXd& b, double damping, CircuitView view) {
   const netlist_gen::MatrixSummary& s = netlist.summary;
   ThermoModel model;
   Eigen::MatrixXd damped = m;
@@ -95,13 +95,10 @@ ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::
   model.voltage_noise_variance = s.voltage_noise_variance;
   model.noise_sample_time = s.noise_sample_time;
   model.default_sim_time = s.sim_time;
-  // The unknowns' nodes in index order, so the dynamics' outputs are x / scale.
-  std::vector<std::string> nodes(netlist.unknowns.size());
-  for (const netlist_gen::Unknown& u : netlist.unknowns) {
-    nodes.at(static_cast<std::size_t>(u.index)) = u.node;
-  }
+  if (view == CircuitView::none) return model;
+  // Outputs by unknown index, so the dynamics' outputs are x / scale.
   model.circuit = std::make_shared<const netlist_gen::CircuitDynamics>(
-      netlist_gen::linear_dynamics(netlist.circuit, nodes));
+      netlist_gen::linear_dynamics(netlist.circuit, netlist_gen::unknown_nodes(netlist)));
   return model;
 }
 

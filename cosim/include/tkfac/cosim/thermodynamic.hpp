@@ -49,7 +49,8 @@ struct ThermoModel {
   double voltage_noise_variance = 0.0;  // beta_V^-1: Cov(V) = beta_V^-1 M_hat^-1 (white noise)
   double noise_sample_time = 0.0;       // NT, seconds (0 without noise)
   double default_sim_time = 0.0;        // the netlist's simulated time (options.sim_time or auto)
-  // The circuit's own dynamics, outputs = the unknowns' nodes in index order (x = scale * V).
+  // The circuit's own dynamics, outputs = the unknowns' nodes in index order (x = scale * V);
+  // null when made with CircuitView::none.
   std::shared_ptr<const netlist_gen::CircuitDynamics> circuit;
 
   double predicted_tau() const { return tau0 / alpha(0); }
@@ -76,14 +77,21 @@ struct ThermoModel {
 // and times, and the dynamics of its elements. `b` may be empty (zero inputs). For
 // Encoding::activation, whose circuit needs the array, this takes the behavioral netlist (the
 // same M_hat, scales and times; for an activation netlist itself, use the overload below).
+// Whether a ThermoModel also carries the circuit's dynamics: the `ou` twin and mean_at need
+// them; an ngspice run simulates the circuit itself, and reducing it (an LU of about 9 n
+// unknowns for an integrator) would be wasted work on its path.
+enum class CircuitView { dynamics, none };
+
 ThermoModel make_thermo_model(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
-                              const netlist_gen::NetlistOptions& options);
+                              const netlist_gen::NetlistOptions& options,
+                              CircuitView view = CircuitView::dynamics);
 
 // The twin of a netlist already built, e.g. make_activation_netlist(a, b, options): scales, R, C,
 // noise and times from its summary, the dynamics from its elements, `m` the matrix it encodes
 // (there, activation_matrix(a)), so M_hat = (m + damping I) / s_M = F F^T + mu I.
 ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::MatrixXd& m,
-                              const Eigen::VectorXd& b, double damping);
+                              const Eigen::VectorXd& b, double damping,
+                              CircuitView view = CircuitView::dynamics);
 
 // The circuit's state q for outputs v (node volts): q = T^-1 (v - t0). Throws InputError unless
 // there is one capacitor per output.
