@@ -194,10 +194,12 @@ TEST_CASE("options: each table describes every field of its struct") {
         std::set<std::string>{"encoding", "resistance", "capacitance", "opamp_gain",
                               "gain_compensation", "scaling", "input_full_scale", "damping",
                               "sim_time", "target_rel_error", "noise_variance",
-                              "noise_sample_time", "noise_seed", "max_step"});  // initial_state
+                              "noise_sample_time", "noise_follows", "noise_seed",
+                              "max_step"});  // initial_state
   CHECK(names(cs::thermo_option_table()) ==
-        std::set<std::string>{"burn_in", "window", "target_standard_error", "analog_time",
-                              "start", "inverse_method", "noise_shape"});  // warm_start
+        std::set<std::string>{"burn_in", "window", "target_standard_error",
+                              "inverse_precision", "analog_time", "start", "inverse_method",
+                              "noise_shape"});  // warm_start
   CHECK(names(cs::solver_option_table()) ==
         std::set<std::string>{"backend", "cg_tolerance", "cg_max_iterations"});  // netlist, thermo
   CHECK(names(kf::kfac_option_table()) ==

@@ -75,9 +75,13 @@ Sampled sample_ou(const cs::ThermoModel& model, sv::NoiseShape shape, unsigned s
   return {acc.mean(), acc.covariance(), acc.count()};
 }
 
+// The cases below were written for dense noise samples (NT a tenth of the fastest time
+// constant, every mode's variance factor above 1 - 1e-3); noise_rate_test.cpp covers the default
+// NT, which follows the slowest mode.
 ng::NetlistOptions noisy_options(double beta_inv) {
   ng::NetlistOptions o;
   o.noise_variance = beta_inv;
+  o.noise_follows = "fastest";
   return o;
 }
 
@@ -540,12 +544,17 @@ TEST_CASE("noisy netlist header states beta^-1, the sources, the expected std an
   const ng::Netlist nl = ng::make_netlist(m, Eigen::Vector2d(1, 0), o);
   const std::string text = ng::to_spice(nl);
   INFO(text);
-  // s_M = 2, s_b = 1: beta_V^-1 = 0.01 * 2 / 1 = 0.02 V^2; alpha_max = 1.5, NT = 0.1 us / 1.5
-  // rounded down to 3 digits; NA = sqrt(2 C beta_V^-1 / (R NT)).
+  // s_M = 2, s_b = 1: beta_V^-1 = 0.01 * 2 / 1 = 0.02 V^2; alpha_min = 0.5, NT follows the
+  // slowest mode: 0.5 us / 0.5; NA = sqrt(2 C beta_V^-1 / (R NT)).
   CHECK(nl.summary.voltage_noise_variance == doctest::Approx(0.02));
-  CHECK(nl.summary.noise_sample_time == doctest::Approx(6.66e-8));
+  CHECK(nl.summary.noise_sample_time == doctest::Approx(1e-6));
   CHECK(nl.summary.noise_current_rms ==
-        doctest::Approx(std::sqrt(2 * 1e-9 * 0.02 / (1e3 * 6.66e-8))));
+        doctest::Approx(std::sqrt(2 * 1e-9 * 0.02 / (1e3 * 1e-6))));
+  CHECK(text.find("follows the slowest mode") != std::string::npos);
+  // Following the fastest mode instead: 0.1 us / 1.5, rounded down to 3 digits.
+  o.noise_follows = "fastest";
+  CHECK(ng::make_netlist(m, Eigen::Vector2d(1, 0), o).summary.noise_sample_time ==
+        doctest::Approx(6.66e-8));
   CHECK(nl.tran_max_step == nl.summary.noise_sample_time);
   CHECK(text.find("beta^-1 = 0.01") != std::string::npos);
   CHECK(text.find("seed = 77") != std::string::npos);
@@ -638,8 +647,11 @@ TEST_CASE("cli: bad thermodynamic input gives exit code 2 and names the option")
        {"--window", "zero samples"}},
       {"sample " + base + " --noise-variance 0.01 --noise-sample-time 1e-8 --max-step 2e-8",
        {"--max-step", "noise sample time"}},
-      {"netlist " + base + " --noise-variance 0.01 --max-step 1e-6",
+      {"netlist " + base + " --noise-variance 0.01 --max-step 1e-3",
        {"--max-step", "noise sample time"}},
+      {"sample " + base + " --noise-variance 0.01 --noise-follows middle", {"--noise-follows"}},
+      {"sample " + base + " --noise-variance 0.01 --inverse-precision -0.1",
+       {"--inverse-precision"}},
       {"sample " + base + " --noise-variance 0.01 --noise-sample-time -1", {"--noise-sample-time"}},
       {"sample " + base + " --noise-variance 0.01 --start lukewarm", {"--start"}},
       {"sample " + base + " --noise-variance 0.01 --backend cholesky", {"--backend"}},

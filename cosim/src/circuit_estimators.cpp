@@ -31,9 +31,12 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double auto_window(const ThermoModel& model, const ThermoOptions& t) {
-  if (t.target_standard_error > 0.0) {
-    // N_eff,k ~ W alpha_k / (2 tau0): Var(mean x_i) ~ sum_k Q_ik^2 v_k 2 tau0 / (W alpha_k).
+double auto_window(const ThermoModel& model, const ThermoOptions& t, double interval,
+                   Estimate estimate) {
+  if (estimate == Estimate::mean && t.target_standard_error > 0.0) {
+    // N_eff,k ~ W alpha_k / (2 tau0): Var(mean x_i) ~ sum_k Q_ik^2 v_k 2 tau0 / (W alpha_k), with
+    // the white variances v_k: held noise lowers a fast mode's variance at the sample times
+    // but not the mean's, whose variance is set by the noise density at low frequencies.
     const Eigen::VectorXd v = model.mode_variances_x(NoiseShape::white);
     double worst = 0.0;
     for (Eigen::Index i = 0; i < model.alpha.size(); ++i) {
@@ -44,6 +47,9 @@ double auto_window(const ThermoModel& model, const ThermoOptions& t) {
       worst = std::max(worst, s);
     }
     return 2.0 * model.tau0 * worst / (t.target_standard_error * t.target_standard_error);
+  }
+  if (estimate == Estimate::covariance && t.inverse_precision > 0.0) {
+    return covariance_window(model, interval, t.inverse_precision);
   }
   return 100.0 * model.predicted_tau();
 }
@@ -210,7 +216,7 @@ class WindowMean final : public PerColumn {
   void column(const System& sys, const Eigen::VectorXd& b, const netlist_gen::NetlistOptions& opt,
               const ThermoModel& model, const Eigen::VectorXd& x0, Eigen::Index c, Solution& s,
               double& analog) override {
-    const Plan p = make_plan(model, backend_.options.thermo, opt);
+    const Plan p = make_plan(model, backend_.options.thermo, opt, Estimate::mean);
     SampleAccumulator acc;
     backend_.engine.run(
         sys, b, opt, model, x0, p.interval, p.first_index + p.samples, static_cast<int>(c),
@@ -219,8 +225,13 @@ class WindowMean final : public PerColumn {
         },
         analog);
     s.x.col(c) = acc.mean();
-    const Eigen::VectorXd v = sample_mode_variances(model, acc.covariance());
-    s.report.standard_errors.col(c) = mean_standard_errors(model, acc.count(), p.interval, v);
+    // The mode variances the settings imply (held noise: each mode's exact factor), not those
+    // of the window's samples: a window of few effective samples underestimates them, and the
+    // standard error with them (docs/DESIGN.md section 5).
+    const NoiseShape shape =
+        backend_.engine.is_spice() ? NoiseShape::held : backend_.options.thermo.noise_shape;
+    s.report.standard_errors.col(c) =
+        mean_standard_errors(model, acc.count(), p.interval, model.mode_variances_x(shape));
     fill(s.report, model, p, acc.count());
     s.report.estimator = "mean";
     s.report.method =
@@ -289,7 +300,7 @@ class Covariance final : public InverseEstimator {
                                    thermo_flag("analog_time")));
     }
     const ThermoModel model = sys.model(Eigen::VectorXd(), opt, backend_.engine.circuit_view());
-    const Plan p = make_plan(model, t, opt);
+    const Plan p = make_plan(model, t, opt, Estimate::covariance);
     SampleAccumulator acc;
     double analog = 0.0;
     const Eigen::VectorXd x0 =
@@ -313,15 +324,20 @@ class Covariance final : public InverseEstimator {
     s.report.analog_seconds = analog;
     s.report.iterations = 1;
     fill(s.report, model, p, acc.count());
-    s.report.standard_errors = covariance_standard_errors(model, acc.count(), p.interval,
-                                                          sample_mode_variances(model, cov)) /
-                               opt.noise_variance;
+    // Standard errors from the variances the settings imply (with the held-noise factors divided
+    // out, every mode has its white variance).
+    s.report.standard_errors =
+        covariance_standard_errors(model, acc.count(), p.interval,
+                                   model.mode_variances_x(NoiseShape::white)) /
+        opt.noise_variance;
     s.report.standard_error = s.report.standard_errors.maxCoeff();
     s.report.estimator = "covariance";
     s.report.method = fmt::format(
-        "sample covariance / beta^-1 ({}, beta^-1 = {:g}, seed {}{})", source_name(engine, opt),
-        opt.noise_variance, opt.noise_seed,
-        shape == NoiseShape::held ? ", held-noise variance factor undone per mode" : "");
+        "sample covariance / beta^-1 ({}, beta^-1 = {:g}, seed {}{}); expected relative "
+        "(Frobenius) error {:.3g}",
+        source_name(engine, opt), opt.noise_variance, opt.noise_seed,
+        shape == NoiseShape::held ? ", held-noise variance factor undone per mode" : "",
+        covariance_relative_error(model, acc.count(), p.interval));
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
@@ -335,7 +351,7 @@ class Covariance final : public InverseEstimator {
 }  // namespace
 
 Plan make_plan(const ThermoModel& model, const ThermoOptions& t,
-               const netlist_gen::NetlistOptions& o) {
+               const netlist_gen::NetlistOptions& o, Estimate estimate) {
   Plan p;
   p.interval = model.noise_sample_time;
   const double burn =
@@ -355,7 +371,7 @@ Plan make_plan(const ThermoModel& model, const ThermoOptions& t,
                                    o.sim_time));
     }
   } else if (window == 0.0) {
-    window = auto_window(model, t);
+    window = auto_window(model, t, p.interval, estimate);
   }
   p.first_index = static_cast<long>(std::ceil(burn / p.interval - 1e-9));
   const double n = std::floor(window / p.interval + 1e-9);

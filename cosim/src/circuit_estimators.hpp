@@ -30,8 +30,11 @@ struct Plan {
 
 // Burn-in and window from the options (automatic ones from the model); throws InputError
 // naming --burn-in / --window when they do not fit the run.
+// What the window feeds: its automatic length follows --target-standard-error for a mean and
+// --inverse-precision for a covariance.
+enum class Estimate { mean, covariance };
 Plan make_plan(const ThermoModel& model, const solver::ThermoOptions& t,
-               const netlist_gen::NetlistOptions& o);
+               const netlist_gen::NetlistOptions& o, Estimate estimate);
 
 // Validates the options and the system for one solve; the netlist options with the damping.
 netlist_gen::NetlistOptions prepare_circuit_solve(const solver::SolverOptions& options,

@@ -1,6 +1,7 @@
 #include "tkfac/cosim/estimators.hpp"
 
 #include <cmath>
+#include <limits>
 #include <utility>
 
 namespace tkfac::cosim {
@@ -130,6 +131,37 @@ Eigen::MatrixXd covariance_standard_errors(const ThermoModel& model, long sample
     }
   }
   return out;
+}
+
+namespace {
+// N times E ||S' - Sigma||_F^2 / ||Sigma||_F^2 (see covariance_relative_error); samples < 0: the
+// limit of many samples, g(r, N) -> (1 + r) / (1 - r), the largest value g takes.
+double covariance_error_factor(const ThermoModel& model, long samples, double interval) {
+  const Eigen::VectorXd r = rhos(model, interval);
+  const Eigen::VectorXd v = model.mode_variances_x(solver::NoiseShape::white);
+  const auto g = [&](double rho) {
+    return samples < 0 ? (1.0 + rho) / (1.0 - rho) : ar1_variance_factor(rho, samples);
+  };
+  double sum = 0.0;
+  for (Eigen::Index j = 0; j < r.size(); ++j) {
+    sum += 2.0 * v(j) * v(j) * g(r(j) * r(j));
+    for (Eigen::Index k = j + 1; k < r.size(); ++k) sum += 2.0 * v(j) * v(k) * g(r(j) * r(k));
+  }
+  return sum / v.squaredNorm();
+}
+}  // namespace
+
+double covariance_relative_error(const ThermoModel& model, long samples, double interval) {
+  if (samples <= 0) return std::numeric_limits<double>::infinity();
+  return std::sqrt(covariance_error_factor(model, samples, interval) /
+                   static_cast<double>(samples));
+}
+
+double covariance_window(const ThermoModel& model, double interval, double precision) {
+  // g(r, N) grows with N towards its limit, so the limit's N is enough; it is within a few
+  // samples of the exact one once the window spans many tau.
+  const double n = covariance_error_factor(model, -1, interval) / (precision * precision);
+  return std::ceil(n) * interval;
 }
 
 Eigen::MatrixXd expected_sample_covariance(const ThermoModel& model, long samples, double interval,

@@ -53,7 +53,10 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
   SampleSet set;
   set.model = make_thermo_model(m, b, opt, engine->circuit_view());
   set.shape = engine->is_spice() ? solver::NoiseShape::held : t.noise_shape;
-  const Plan p = make_plan(set.model, t, opt);
+  // The window follows --inverse-precision when given (`sample --covariance-out` is the inverse
+  // by covariance), else --target-standard-error.
+  const Plan p = make_plan(set.model, t, opt,
+                           t.inverse_precision > 0.0 ? Estimate::covariance : Estimate::mean);
   set.times.resize(p.samples);
   set.samples.resize(p.samples, m.rows());
   long k = 0;
@@ -80,10 +83,9 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
   set.report.sample_interval = p.interval;
   set.report.samples = k;
   set.report.effective_samples = effective_samples(set.model, k, p.interval).minCoeff();
-  SampleAccumulator acc;
-  for (long i = 0; i < k; ++i) acc.add(set.samples.row(i).transpose());
-  set.report.standard_errors = mean_standard_errors(
-      set.model, k, p.interval, sample_mode_variances(set.model, acc.covariance()));
+  // The mean's standard errors from the variances the settings imply (see WindowMean).
+  set.report.standard_errors =
+      mean_standard_errors(set.model, k, p.interval, set.model.mode_variances_x(set.shape));
   set.report.standard_error = set.report.standard_errors.maxCoeff();
   set.report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return set;

@@ -29,11 +29,21 @@ constexpr double kSimTimeMargin = 2.302585092994046;  // ln(10)
 // order of magnitude of accuracy (the slow mode decays too slowly at h/T = 1).
 constexpr double kMaxStepPerTau = 0.25;
 
-// Default noise sample time NT as a fraction of the fastest time constant R C / alpha_max. The
-// circuit sees held noise; at its sample times the variance of a mode of rate a is reduced by
-// tanh(a NT / 2) / (a NT / 2) = 1 - (a NT)^2 / 12 + ...: below 1e-3 here for every mode. ngspice
-// puts a breakpoint at every NT, so NT also sets the cost (number of time points).
+// Default noise sample time NT (--noise-follows). The circuit sees held noise; at its sample
+// times the variance of a mode of rate a is lowered by tanh(u / 2) / (u / 2), u = a NT / (R C),
+// and the samples of that mode are an exact AR(1) sequence with rho = exp(-u).
+// - fastest: NT = R C / (10 alpha_max), u <= 0.1 for every mode (factor above 1 - 1e-3).
+// - slowest: NT = tau / 2 = R C / (2 alpha_min), u = 0.5 for the slowest mode (factor 0.98).
+//   ngspice puts a breakpoint at every NT and restarts its step there, so NT sets the cost:
+//   this takes 5 kappa times fewer noise samples per tau (measured: 3x less wall time per tau
+//   than tau / 10 on a 50 x 50, kappa 119). The samples lose little about the slow modes (the
+//   variance of a window mean is v g(rho, N) / N: 1.08 tau v / W at rho = exp(-1/2) against
+//   tau v / W for dense samples); the faster modes follow the held input nearly
+//   quasi-statically, still exact AR(1) sequences of known variance, so the window mean stays
+//   unbiased with exact standard errors and the covariance estimator divides their factors
+//   out (docs/DESIGN.md section 5).
 constexpr double kNoiseSamplesPerFastestTau = 0.1;
+constexpr double kNoiseSamplesPerSlowestTau = 0.5;
 
 }  // namespace
 
@@ -88,7 +98,10 @@ void plan_transient(const NetlistOptions& options, Netlist& nl) {
         options.noise_variance * sum.matrix_scale / (sum.rhs_scale * sum.rhs_scale);
     sum.noise_sample_time = options.noise_sample_time > 0.0
                                 ? options.noise_sample_time
-                                : round3(kNoiseSamplesPerFastestTau * tau0 / sum.alpha_max, false);
+                                : round3(options.noise_follows == "fastest"
+                                             ? kNoiseSamplesPerFastestTau * tau0 / sum.alpha_max
+                                             : kNoiseSamplesPerSlowestTau * tau0 / sum.alpha_min,
+                                         false);
     sum.noise_current_rms = std::sqrt(2.0 * options.capacitance * sum.voltage_noise_variance /
                                       (options.resistance * sum.noise_sample_time));
     sum.noise_seed = options.noise_seed;
@@ -190,15 +203,24 @@ void add_transient_header(const NetlistOptions& options, const Eigen::VectorXd& 
       "       sources I_n_i: TRRANDOM Gaussian, NA = sqrt(2 C beta_V^-1 / (R NT)) = {:.6g} A,",
       sum.noise_current_rms));
   h.push_back(fmt::format(
-      "       held NT = {:.6g} s (= {:.3g} R C / alpha_max); TMAX = {:.6g} s <= NT", 
-      sum.noise_sample_time, sum.noise_sample_time * sum.alpha_max / tau0, nl.tran_max_step));
+      "       held NT = {:.6g} s (= {:.3g} R C / alpha_min = {:.3g} R C / alpha_max{}); TMAX = "
+      "{:.6g} s <= NT",
+      sum.noise_sample_time, sum.noise_sample_time * sum.alpha_min / tau0,
+      sum.noise_sample_time * sum.alpha_max / tau0,
+      options.noise_sample_time > 0.0 ? ", given"
+                                      : fmt::format(", follows the {} mode", options.noise_follows),
+      nl.tran_max_step));
   h.push_back(fmt::format("       seed = {} (.options seed; same seed, same samples)",
                           sum.noise_seed));
   const double u_max = sum.alpha_max * sum.noise_sample_time / tau0;
+  const double u_min = sum.alpha_min * sum.noise_sample_time / tau0;
   h.push_back(fmt::format(
       "       variance at the sample times: mode factor tanh(u/2)/(u/2), u = alpha NT / (R C),"));
-  h.push_back(fmt::format("       between {:.6f} (fastest mode) and 1", 
-                          std::tanh(0.5 * u_max) / (0.5 * u_max)));
+  h.push_back(fmt::format("       between {:.6f} (fastest mode) and {:.6f} (slowest mode);",
+                          std::tanh(0.5 * u_max) / (0.5 * u_max),
+                          std::tanh(0.5 * u_min) / (0.5 * u_min)));
+  h.push_back("       the estimators use these exact factors (window mean: AR(1) standard errors;");
+  h.push_back("       covariance: each mode's factor divided out)");
   // Expected standard deviation of each unknown: sqrt(beta^-1 ((M + damping I)^-1)_ii).
   std::string line = "Expected std of x_i (sqrt(beta^-1 (M^-1)_ii)):";
   for (Eigen::Index i = 0; i < inverse_diagonal.size(); ++i) {

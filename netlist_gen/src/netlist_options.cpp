@@ -46,8 +46,12 @@ const options::OptionTable<NetlistOptions>& netlist_option_table() {
             "beta^-1: x ~ N(M^-1 b, beta^-1 M^-1) at equilibrium (0: noiseless)",
             non_negative("a finite variance >= 0 (0: no noise)")),
       field("noise_sample_time", "--noise-sample-time", &O::noise_sample_time,
-            "seconds between noise samples NT (0: R C / (10 alpha_max))",
+            "seconds between noise samples NT (0: automatic, see --noise-follows)",
             non_negative("a finite time >= 0 seconds (0: automatic)")),
+      choice_field("noise_follows", "--noise-follows", &O::noise_follows, {"slowest", "fastest"},
+                   "automatic NT: slowest = tau / 2 = R C / (2 alpha_min), each mode's held-"
+                   "noise factor used by the estimators | fastest = R C / (10 alpha_max), "
+                   "nearly white for every mode"),
       field("noise_seed", "--noise-seed", &O::noise_seed,
             "noise seed (.options seed): same seed, same samples"),
       field("max_step", "--max-step", &O::max_step,

@@ -14,12 +14,16 @@ const options::OptionTable<ThermoOptions>& thermo_option_table() {
             "analog seconds discarded before averaging (< 0: tau ln(1/target-error))",
             finite("a finite time in seconds (< 0: automatic)")),
       field("window", "--window", &O::window,
-            "analog seconds averaged after the burn-in (0: from the target standard error, else "
-            "100 tau; with a simulated time given: the rest of the run)",
+            "analog seconds averaged after the burn-in (0: from the target standard error or "
+            "inverse precision, else 100 tau; with a simulated time given: the rest of the run)",
             non_negative("a finite time >= 0 seconds (0: automatic)")),
       field("target_standard_error", "--target-standard-error", &O::target_standard_error,
             "standard error of the mean the automatic window aims at (0: unused)",
             non_negative("a finite number >= 0 (0: unused)")),
+      field("inverse_precision", "--inverse-precision", &O::inverse_precision,
+            "covariance inverse: relative (Frobenius) standard error the automatic window aims "
+            "at (0: unused)",
+            non_negative("a finite relative error >= 0 (0: unused)")),
       field("analog_time", "--analog-time", &O::analog_time,
             "return the state at this analog time, in units of R C (0: off)",
             non_negative("a finite time >= 0 in units of R C (0: off)")),

@@ -77,6 +77,16 @@ Eigen::MatrixXd covariance_standard_errors(const ThermoModel& model, long sample
 // What the (1/N) sample covariance estimates: Cov - Cov(mean).
 Eigen::MatrixXd expected_sample_covariance(const ThermoModel& model, long samples, double interval,
                                            solver::NoiseShape shape);
+// Relative standard error of the covariance inverse, sqrt(E ||S' - Sigma||_F^2) / ||Sigma||_F,
+// where S' is the sample covariance of `samples` samples every `interval` with each mode's
+// held-noise factor divided out (so mode k has the white variance v_k = beta^-1 / (s_M alpha_k)
+// and AR(1) coefficient rho_k): E ||S' - Sigma||_F^2 = sum_j 2 v_j^2 g(rho_j^2, N) / N +
+// sum_{j != k} v_j v_k g(rho_j rho_k, N) / N (the Frobenius norm is the same in the mode basis).
+double covariance_relative_error(const ThermoModel& model, long samples, double interval);
+// The shortest window (seconds, whole samples of `interval`) whose covariance_relative_error is
+// at most `precision`.
+double covariance_window(const ThermoModel& model, double interval, double precision);
+
 // Variance of each mode in a sample covariance (units of the unknowns): diag(Q^T S Q).
 Eigen::VectorXd sample_mode_variances(const ThermoModel& model, const Eigen::MatrixXd& covariance);
 

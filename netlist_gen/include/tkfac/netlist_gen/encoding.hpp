@@ -50,9 +50,13 @@ struct NetlistOptions {
   // at equilibrium (M damped); 0 is noiseless. Adds one TRRANDOM noise current per unknown,
   // renewed every noise_sample_time (see make_netlist for the sizing).
   double noise_variance = 0.0;
-  // NT, seconds between noise samples; 0: a tenth of the fastest time constant R C / alpha_max,
-  // rounded down to 3 digits.
+  // NT, seconds between noise samples; 0: automatic, by noise_follows, rounded down to 3 digits.
   double noise_sample_time = 0.0;
+  // The automatic NT: "slowest" = half the slowest time constant tau = R C / alpha_min (the
+  // estimators use the held-noise factor of every mode, docs/DESIGN.md section 5), "fastest" =
+  // a tenth of R C / alpha_max (every mode sees nearly white noise; 5 kappa times more noise
+  // samples and simulator steps per tau).
+  std::string noise_follows = "slowest";
   // `.options seed=<noise_seed>`: the same seed gives the same noise, in `ngspice -b` and in
   // the shared library (measured on 39.3; TRNOISE would not be reproducible).
   unsigned noise_seed = 1;

@@ -29,11 +29,14 @@ struct ThermoOptions {
   // predicted_tau * ln(1 / target_rel_error) of the netlist options (the start transient decays
   // by that factor).
   double burn_in = -1.0;
-  // Averaged after the burn-in. 0: automatic, from target_standard_error if set, else
-  // 100 predicted_tau.
+  // Averaged after the burn-in. 0: automatic, from target_standard_error (mean) or
+  // inverse_precision (covariance) if set, else 100 predicted_tau.
   double window = 0.0;
   // Largest standard error of the mean (units of the unknowns) the automatic window aims at.
   double target_standard_error = 0.0;
+  // Covariance inverse: the relative (Frobenius) standard error of the inverse the automatic
+  // window aims at, sqrt(E ||S - Sigma||_F^2) / ||Sigma||_F. 0: unused (100 predicted_tau).
+  double inverse_precision = 0.0;
   // > 0: finite-time mode, the state at this analog time in units of R C (noiseless: the
   // deterministic relaxation; noisy: one sample of it). 0: off.
   double analog_time = 0.0;
