@@ -771,6 +771,17 @@ TEST_CASE("a checkpoint reproduces the next step bit for bit") {
     cfg.kfac.method = kf::KfacMethod::solve;
     check_checkpoint_resume(cfg);
   }
+  SUBCASE("kfac, Method 2 through the ou twin, finite analog time, warm starts") {
+    // Each solve starts from the previous step's solution and stops at 2 R C: the next step
+    // depends on the saved X_prev / UT_prev, so a checkpoint without them would not repeat it.
+    cfg.name = "kfac";
+    cfg.kfac = small_kfac();
+    cfg.kfac.method = kf::KfacMethod::solve;
+    cfg.kfac.solver.backend = "ou";
+    cfg.kfac.solver.thermo.analog_time = 2.0;
+    cfg.kfac.solve_start = "previous";
+    check_checkpoint_resume(cfg);
+  }
   SUBCASE("adamw") {
     cfg.name = "adamw";
     cfg.adam.weight_decay = 1e-2;

@@ -206,7 +206,7 @@ TEST_CASE("options: each table describes every field of its struct") {
         std::set<std::string>{"learning_rate", "damping", "damping_scheme", "ema_decay",
                               "ema_init", "factor_update_interval", "inverse_update_interval",
                               "method", "kl_clip", "momentum", "weight_decay", "fisher", "bias",
-                              "seed"});  // solver
+                              "seed", "solve_start"});  // solver
   // No flag is claimed twice across the tables a command combines (train uses all four).
   std::set<std::string> flags;
   long count = 0;

@@ -135,6 +135,10 @@ class PerColumn : public SolveEstimator {
   explicit PerColumn(const CircuitBackend& backend) : backend_(backend) {}
 
   Solution solve(const System& sys, const Eigen::MatrixXd& b, double damping) final {
+    return solve_from(sys, b, damping, Eigen::MatrixXd());
+  }
+  Solution solve_from(const System& sys, const Eigen::MatrixXd& b, double damping,
+                      const Eigen::MatrixXd& starts) final {
     const auto start = Clock::now();
     const Eigen::MatrixXd& m = sys.m;
     const netlist_gen::NetlistOptions opt = prepare_circuit_solve(backend_.options, m, b, damping);
@@ -144,12 +148,18 @@ class PerColumn : public SolveEstimator {
     const ThermoOptions& t = backend_.options.thermo;
     const Eigen::VectorXd x0 =
         t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(m.rows()));
+    if (starts.size() != 0 && (starts.rows() != b.rows() || starts.cols() != b.cols())) {
+      throw InputError(fmt::format("start: is {} x {}, expected {} x {} (one state per column)",
+                                   starts.rows(), starts.cols(), b.rows(), b.cols()));
+    }
+    if (!starts.allFinite()) throw InputError("start: contains NaN or Inf");
     for (Eigen::Index c = 0; c < b.cols(); ++c) {
       const Eigen::VectorXd bc = b.col(c);
       const ThermoModel model = sys.model(bc, opt, backend_.engine.circuit_view());
       s.report.predicted_tau = model.predicted_tau();
       double analog = 0.0;
-      column(sys, bc, opt, model, x0, c, s, analog);
+      column(sys, bc, opt, model, starts.size() != 0 ? Eigen::VectorXd(starts.col(c)) : x0, c, s,
+             analog);
       s.report.analog_seconds += analog;
       ++s.report.iterations;
     }
@@ -201,8 +211,9 @@ class FiniteTime final : public PerColumn {
       s.x.col(c) = last;
     }
     s.report.estimator = "final state";
-    s.report.method = fmt::format("state at analog time {:.4g} s ({:.4g} R C) from a {} start",
-                                  total, total / model.tau0, t.start);
+    s.report.method =
+        fmt::format("state at analog time {:.4g} s ({:.4g} R C) from a {} start", total,
+                    total / model.tau0, x0.cwiseAbs().maxCoeff() > 0.0 ? "warm" : "cold");
   }
 };
 
@@ -261,10 +272,13 @@ class UnitRhs final : public InverseEstimator {
   UnitRhs(const CircuitBackend& backend, SolveEstimator& solve)
       : backend_(backend), solve_(solve) {}
   Solution inverse(const System& sys, double damping) override {
+    return inverse_from(sys, damping, Eigen::MatrixXd());
+  }
+  Solution inverse_from(const System& sys, double damping, const Eigen::MatrixXd& starts) override {
     const auto start = Clock::now();
     const Eigen::Index n = sys.m.rows();
     prepare_circuit_solve(backend_.options, sys.m, Eigen::MatrixXd::Zero(n, 1), damping);
-    Solution s = solve_.solve(sys, Eigen::MatrixXd::Identity(n, n), damping);
+    Solution s = solve_.solve_from(sys, Eigen::MatrixXd::Identity(n, n), damping, starts);
     s.report.method = "unit right-hand sides; " + s.report.method;
     s.report.wall_seconds = seconds_since(start);
     return s;

@@ -52,6 +52,13 @@ class SolveEstimator {
  public:
   virtual ~SolveEstimator() = default;
   virtual solver::Solution solve(const System& sys, const Eigen::MatrixXd& b, double damping) = 0;
+  // The same with each column's run starting from start.col(c) (units of the unknowns). Default:
+  // the start does not matter (a noiseless run to full relaxation), solve().
+  virtual solver::Solution solve_from(const System& sys, const Eigen::MatrixXd& b, double damping,
+                                      const Eigen::MatrixXd& start) {
+    (void)start;
+    return solve(sys, b, damping);
+  }
   // The circuit runs solve() makes for `columns` right-hand sides of an n x n system (the
   // report's `iterations`); LinearSolver::cost says so before solving.
   virtual long runs(Eigen::Index n, Eigen::Index columns) const = 0;
@@ -61,6 +68,13 @@ class InverseEstimator {
  public:
   virtual ~InverseEstimator() = default;
   virtual solver::Solution inverse(const System& sys, double damping) = 0;
+  // The same with column c's run starting from start.col(c) (n x n; unit right-hand sides).
+  // Default: the start is not used (a covariance run starts cold; its burn-in covers it).
+  virtual solver::Solution inverse_from(const System& sys, double damping,
+                                        const Eigen::MatrixXd& start) {
+    (void)start;
+    return inverse(sys, damping);
+  }
   // The circuit runs inverse() makes for an n x n system, and whether one run answers it all.
   virtual long runs(Eigen::Index n) const = 0;
   virtual bool one_run_per_system() const { return false; }

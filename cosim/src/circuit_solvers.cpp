@@ -7,6 +7,7 @@
 
 #include "circuit_engine.hpp"
 #include "circuit_estimators.hpp"
+#include "tkfac/core/error.hpp"
 #include "tkfac/cosim/backends.hpp"
 #include "tkfac/solver/registry.hpp"
 
@@ -35,6 +36,21 @@ class CircuitSolver : public solver::LinearSolver {
   Solution inverse_activations(const Eigen::MatrixXd& a, double damping) override {
     return estimators_.inverse->inverse(System::of_activations(a, damping, options_.netlist),
                                         damping);
+  }
+  // With a start: the estimators' *_from calls (the shape is checked there).
+  Solution solve_request(const solver::SolveRequest& r) override {
+    if (r.start.size() == 0) return LinearSolver::solve_request(r);
+    const bool from_array = r.activations.size() != 0;
+    if (from_array && r.matrix.size() != 0) {
+      throw InputError("request: has both a matrix and activations, expected one of them");
+    }
+    const System sys = from_array ? System::of_activations(r.activations, r.damping,
+                                                           options_.netlist)
+                                  : System{r.matrix, {}};
+    if (r.kind == solver::SolveRequest::Kind::inverse) {
+      return estimators_.inverse->inverse_from(sys, r.damping, r.start);
+    }
+    return estimators_.solve->solve_from(sys, r.rhs, r.damping, r.start);
   }
   // The estimators' runs: what the options chose, before any netlist is built.
   solver::SolveCost cost(const solver::SolveShape& shape) const override {

@@ -115,6 +115,10 @@ void Kfac::refresh_inverses(StepReport& report) {
         request(solver::SolveRequest::Kind::inverse, s.a, {}, la, fmt::format("layer {} A", l)));
     requests.push_back(
         request(solver::SolveRequest::Kind::inverse, s.g, {}, lg, fmt::format("layer {} G", l)));
+    if (warm_start()) {
+      requests[requests.size() - 2].start = s.a_inv;  // empty before the first refresh
+      requests.back().start = s.g_inv;
+    }
   }
   std::vector<solver::Solution> sols = solver_->solve_all(requests);
   for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -146,6 +150,7 @@ std::vector<Eigen::MatrixXd> Kfac::solve_updates(const std::vector<Eigen::Matrix
     damping[l] = damping_for(layers_[l].a, layers_[l].g);
     g_requests.push_back(request(solver::SolveRequest::Kind::solve, layers_[l].g, grads[l],
                                  damping[l].second, fmt::format("layer {} G", l)));
+    if (warm_start()) g_requests.back().start = layers_[l].x_prev;  // empty on the first step
   }
   std::vector<solver::Solution> xs = solver_->solve_all(g_requests);
   // Second call, which needs the first's X: every layer's (A + lA I) U^T = X^T (weight columns).
@@ -157,6 +162,7 @@ std::vector<Eigen::MatrixXd> Kfac::solve_updates(const std::vector<Eigen::Matrix
     a_requests.push_back(request(solver::SolveRequest::Kind::solve, layers_[l].a,
                                  x.leftCols(cols).transpose(), damping[l].first,
                                  fmt::format("layer {} A", l)));
+    if (warm_start()) a_requests.back().start = layers_[l].ut_prev;
   }
   std::vector<solver::Solution> us = solver_->solve_all(a_requests);
   // Accounted layer by layer, G then A, the order the solves were once made in, so the step's
@@ -165,6 +171,10 @@ std::vector<Eigen::MatrixXd> Kfac::solve_updates(const std::vector<Eigen::Matrix
   for (std::size_t l = 0; l < n; ++l) {
     Eigen::MatrixXd x = std::move(account(xs[l], report));
     const Eigen::MatrixXd& ut = account(us[l], report);
+    if (warm_start()) {
+      layers_[l].x_prev = x;
+      layers_[l].ut_prev = ut;
+    }
     if (folded) {
       updates[l] = ut.transpose();
     } else {
@@ -261,7 +271,9 @@ nlohmann::json Kfac::state() const {
                       {"G_inv", matrix_to_json(s.g_inv)},
                       {"lambda_A", s.lambda_a},
                       {"lambda_G", s.lambda_g},
-                      {"velocity", matrix_to_json(s.velocity)}});
+                      {"velocity", matrix_to_json(s.velocity)},
+                      {"X_prev", matrix_to_json(s.x_prev)},
+                      {"UT_prev", matrix_to_json(s.ut_prev)}});
   }
   return {{"steps", steps_},
           {"factor_updates", factor_updates_},
@@ -305,6 +317,15 @@ void Kfac::load_state(const nlohmann::json& state, const Mlp& net) {
     s.lambda_g = get<double>(j, "lambda_G", lw);
     s.velocity = matrix_from_json(get<nlohmann::json>(j, "velocity", lw), lw + " velocity",
                                   w.rows(), w.cols());
+    // Warm-start states (absent in older checkpoints: the next step starts cold).
+    if (j.contains("X_prev")) {
+      s.x_prev = matrix_from_json(j.at("X_prev"), lw + " X_prev");
+      s.ut_prev = matrix_from_json(get<nlohmann::json>(j, "UT_prev", lw), lw + " UT_prev");
+      if ((s.x_prev.size() != 0 && (s.x_prev.rows() != w.rows() || s.x_prev.cols() != w.cols())) ||
+          (s.ut_prev.size() != 0 && (s.ut_prev.rows() != da || s.ut_prev.cols() != w.rows()))) {
+        throw InputError(lw + ": warm-start state has the wrong shape");
+      }
+    }
     out.push_back(std::move(s));
   }
   steps_ = steps;

@@ -59,29 +59,25 @@ SolveCost LinearSolver::cost_all(const std::vector<SolveShape>& shapes) const {
   return total;
 }
 
-namespace {
-
-Solution solve_one(LinearSolver& solver, const SolveRequest& r) {
+Solution LinearSolver::solve_request(const SolveRequest& r) {
   const bool from_array = r.activations.size() != 0;
   if (from_array && r.matrix.size() != 0) {
     throw InputError("request: has both a matrix and activations, expected one of them");
   }
   if (r.kind == SolveRequest::Kind::inverse) {
-    return from_array ? solver.inverse_activations(r.activations, r.damping)
-                      : solver.inverse(r.matrix, r.damping);
+    return from_array ? inverse_activations(r.activations, r.damping)
+                      : inverse(r.matrix, r.damping);
   }
-  return from_array ? solver.solve_activations(r.activations, r.rhs, r.damping)
-                    : solver.solve(r.matrix, r.rhs, r.damping);
+  return from_array ? solve_activations(r.activations, r.rhs, r.damping)
+                    : solve(r.matrix, r.rhs, r.damping);
 }
-
-}  // namespace
 
 std::vector<Solution> LinearSolver::solve_all(const std::vector<SolveRequest>& requests) {
   std::vector<Solution> out;
   out.reserve(requests.size());
   for (const SolveRequest& r : requests) {
     try {
-      out.push_back(solve_one(*this, r));
+      out.push_back(solve_request(r));
     } catch (const InputError& e) {
       // Which of a step's many systems was bad is the first thing a reader needs.
       if (r.label.empty()) throw;

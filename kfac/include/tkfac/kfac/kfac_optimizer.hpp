@@ -31,6 +31,10 @@
 // column is the bias update, so the bias solves are in this call), then every layer's
 // (A + lA I) U^T = X^T. StepReport's solves, solver_wall_seconds and analog_seconds count and sum
 // over the requests as before.
+// solve_start "previous" (Thermodynamic NGD's warm start): each request carries the state its
+// circuit runs start from (SolveRequest::start): Method 2 the previous step's X and U^T, Method 1
+// the inverses in use (columns of unit right-hand sides). With a finite --analog-time this is
+// the knob from gradient-like (short time, stays near the start) to natural-gradient updates.
 //
 // The optimizer works on layers through KfacLayer (kfac_layer.hpp); step(Mlp&, ...) only runs the
 // network's forward and backward passes and hands its dense layers to update().
@@ -79,12 +83,16 @@ class Kfac final : public Optimizer {
     double lambda_a = 0.0, lambda_g = 0.0;  // damping of the inverses in use (Method 1)
     Eigen::MatrixXd velocity;               // momentum buffer, shape of W_bar
     Eigen::MatrixXd direction;  // last step's update direction before lr (nu U, + momentum)
+    // Method 2: the last step's solutions X of (G + lG I) X = dW_bar and U^T of
+    // (A + lA I) U^T = X^T, the next step's starts with solve_start "previous" (else empty).
+    Eigen::MatrixXd x_prev, ut_prev;
   };
   const std::vector<LayerState>& layers() const { return layers_; }
   // The damping pair (lambda_A, lambda_G) the options give for factors a and g.
   std::pair<double, double> damping_for(const Eigen::MatrixXd& a, const Eigen::MatrixXd& g) const;
 
  private:
+  bool warm_start() const { return options_.solve_start == "previous"; }
   void init_layers(const std::vector<KfacLayer*>& layers);
   void update_factors(const std::vector<KfacLayer*>& layers);
   void refresh_inverses(StepReport& report);  // Method 1, one solve_all

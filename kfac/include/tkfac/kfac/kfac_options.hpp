@@ -13,6 +13,7 @@
 // src/kfac_option_table.cpp.
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 #include <string_view>
 
 #include "tkfac/core/option_table.hpp"
@@ -54,6 +55,9 @@ struct KfacOptions {
   FisherType fisher = FisherType::empirical;
   BiasMode bias = BiasMode::folded;
   std::uint64_t seed = 0;  // Monte-Carlo Fisher label sampling
+  // Where the circuit backends' runs start: "cold" (zero) or "previous" (the previous step's
+  // solutions, Method 2; the inverses in use, Method 1 by unit right-hand sides).
+  std::string solve_start = "cold";
   solver::SolverOptions solver;
 
   void validate() const;  // throws InputError naming the option

@@ -76,6 +76,12 @@ struct SolveRequest {
   Eigen::MatrixXd rhs;          // B, for Kind::solve
   double damping = 0.0;
   std::string label;  // e.g. "layer 0 A", for progress and error messages
+  // Circuit backends: the state each column's run starts from (units of the unknowns), e.g. the
+  // previous training step's solution (Thermodynamic NGD's warm start). Kind::solve: the rhs's
+  // shape; Kind::inverse: n x n, used by inverses from unit right-hand sides (a covariance run
+  // starts cold, its burn-in covers the start). Empty: the options' start (options.thermo).
+  // Digital backends ignore it.
+  Eigen::MatrixXd start;
 };
 
 // A system's size: what a backend's cost depends on (LinearSolver::cost), known without its
@@ -118,6 +124,9 @@ class LinearSolver {
   // per request, in order. Throws InputError for a bad request (prefixed with its label, when
   // it has one), like the single calls.
   virtual std::vector<Solution> solve_all(const std::vector<SolveRequest>& requests);
+  // One request (what solve_all's default calls for each): solve / inverse / ..._activations.
+  // The circuit backends override it to honour request.start.
+  virtual Solution solve_request(const SolveRequest& request);
 
   // What solving a system of this shape would cost this backend with its options, e.g.
   //   solver->cost({SolveRequest::Kind::inverse, 40}).circuit_runs  // spice: 40, noisy: 1
