@@ -39,8 +39,8 @@ constexpr double kMaxStepPerTau = 0.25;
 // decay more per step. So the planned simulated time tau (ln(1/target) + ln 10) still bounds the
 // error, decade of margin included. Measured (n = 10 and 50, kappa 2 to 1e4, both encodings,
 // 1e-6 target): 4.5e-8 to 8.5e-8 relative against 1e-8 to 1e-7 with tau / 4 and the default
-// trtol, with 34 accepted points per run instead of 102 (n = 50): 9 to double up from ngspice's
-// first step (TSTOP / 1e4), ~22 at TMAX, a few at the ends. A larger h loses the bound
+// trtol, with 30 accepted points per run instead of 102 (n = 50): 9 to double up from ngspice's
+// first step (TSTOP / 1e4), 21 at TMAX. A larger h loses the bound
 // (h = tau: exp(-0.805 h/tau), measured 6e-7); h = tau / 2 gives 1e-9 at 45 points.
 constexpr double kFinalStateStepPerTau = 0.75;
 // `.options trtol` of a final-state plan: ngspice's truncation-error estimate (default trtol 7)
@@ -139,13 +139,14 @@ void plan_final_state_steps(const NetlistOptions& options, Netlist& nl) {
     nl.tran_max_step =
         round3(std::min(kFinalStateStepPerTau * sum.predicted_tau, sum.sim_time / 20.0), false);
   }
-  // ngspice's first step is min(TSTOP / 100, TSTEP) / 100 whatever TSTEP is; a breakpoint at
-  // TSTEP < TMAX would cut the steps once more on the way up.
-  nl.tran_step = nl.tran_max_step;
+  // ngspice's first step is min(TSTOP / 100, TSTEP) / 100, and it puts a breakpoint at TSTEP
+  // (39.3), after which it cuts the step to a tenth and doubles it up again: 4 more points for
+  // TSTEP = TMAX, none for TSTEP = TSTOP.
+  nl.tran_step = nl.tran_stop;
   nl.options.push_back(fmt::format("trtol={:g}", kFinalStateTrtol));
   nl.header.push_back("");
   nl.header.push_back(fmt::format(
-      "Final-state plan (only the last point is read): TSTEP = TMAX = {:.3g} s ({}),",
+      "Final-state plan (only the last point is read): TSTEP = TSTOP, TMAX = {:.3g} s ({}),",
       nl.tran_max_step, options.max_step > 0.0 ? "given" : "3/4 tau, or simulated time / 20"));
   nl.header.push_back(fmt::format(
       "          trtol = {:g}: Gear-2 damps every mode per step by at least exp(-h / tau),",
