@@ -721,6 +721,61 @@ TEST_CASE("netlist_gen: random systems through ngspice -b solve M x = b in both 
   }
 }
 
+TEST_CASE("netlist_gen: plan_final_state keeps the simulated time and still reaches 1e-6") {
+  // Gear-2 with steps of 3/4 tau damps every mode at least as fast as the circuit (see
+  // kFinalStateStepPerTau), so the cold start's simulated time still bounds the error. kappa up
+  // to 1e4, both encodings, through `ngspice -b`, at 1e-6 like the plain plan.
+  struct System {
+    int n;
+    double kappa;
+  };
+  const std::vector<System> systems = {{3, 1.0}, {8, 100.0}, {20, 1e4}, {50, 100.0}};
+  std::mt19937_64 rng(77);
+  for (const System& s : systems) {
+    const Eigen::MatrixXd m = tkfac::test::random_spd(s.n, s.kappa, rng, 2.0);
+    const Eigen::VectorXd b = tkfac::test::random_vector(s.n, rng);
+    const Eigen::VectorXd exact = m.llt().solve(b);
+    for (const auto encoding : {ng::Encoding::behavioral, ng::Encoding::integrator}) {
+      CAPTURE(s.n);
+      CAPTURE(s.kappa);
+      CAPTURE(ng::to_string(encoding));
+      ng::NetlistOptions o;
+      o.encoding = encoding;
+      const ng::Netlist plain = ng::make_netlist(m, b, o);
+      ng::Netlist nl = plain;
+      ng::plan_final_state(o, nl);
+      CHECK(nl.tran_stop == plain.tran_stop);  // the same simulated time
+      CHECK(nl.tran_step == nl.tran_stop);
+      CHECK(nl.tran_max_step <= 0.75 * nl.summary.predicted_tau);
+      CHECK(nl.tran_max_step >= 0.74 * nl.summary.predicted_tau);
+      CHECK(std::find(nl.options.begin(), nl.options.end(), "trtol=1000") != nl.options.end());
+      const std::string netlist = ng::to_spice(nl);
+      CHECK(contains(netlist, "* Final-state plan"));
+      TempFile file(fmt::format("final_n{}_{}", s.n, ng::to_string(encoding)));
+      write_text(file.path(), with_full_precision_readout(netlist));
+      const std::string output = run_ngspice(file.path());
+      check_clean(output);
+      TKFAC_CHECK_REL_NEAR(solution_full_precision(netlist, output), exact, o.target_rel_error);
+    }
+  }
+  // A given --max-step is kept; noise and warm starts are refused (their trajectory matters).
+  const Eigen::MatrixXd m = Eigen::Matrix2d{{2.0, 0.5}, {0.5, 1.0}};
+  const Eigen::VectorXd b = Eigen::Vector2d{1.0, -1.0};
+  ng::NetlistOptions o;
+  o.max_step = 1e-8;
+  ng::Netlist nl = ng::make_netlist(m, b, o);
+  ng::plan_final_state(o, nl);
+  CHECK(nl.tran_max_step == 1e-8);
+  ng::NetlistOptions noisy;
+  noisy.noise_variance = 1e-3;
+  ng::Netlist nn = ng::make_netlist(m, b, noisy);
+  CHECK_THROWS_AS(ng::plan_final_state(noisy, nn), tkfac::InputError);
+  ng::NetlistOptions warm;
+  warm.initial_state = Eigen::Vector2d{0.1, 0.1};
+  ng::Netlist nw = ng::make_netlist(m, b, warm);
+  CHECK_THROWS_AS(ng::plan_final_state(warm, nw), tkfac::InputError);
+}
+
 TEST_CASE("netlist_gen: integrator with a near-ideal op-amp gain reaches the 1e-6 target") {
   std::mt19937_64 rng(7);
   const Eigen::MatrixXd m = tkfac::test::random_spd(8, 1e3, rng);

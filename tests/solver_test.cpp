@@ -109,6 +109,25 @@ TEST_CASE("several right-hand sides, damping and the inverse") {
   }
 }
 
+TEST_CASE("spice: every column of a 50 x 50 inverse (kappa 1e4) within the target of cholesky") {
+  // The noiseless cold solves run the final-state step plan (netlist_gen::plan_final_state):
+  // each column, read after its own run on one loaded circuit, must still reach 1e-6.
+  std::mt19937_64 rng(11);
+  const Eigen::MatrixXd m = tkfac::random_spd(50, 1e4, rng, 3.0);
+  const Eigen::MatrixXd ref = m.llt().solve(Eigen::MatrixXd::Identity(50, 50));
+  for (const Backend& backend : kBackends) {
+    if (backend.name != "spice") continue;
+    CAPTURE(backend.label);
+    const auto s = make(backend)->inverse(m);
+    CHECK(s.report.iterations == 50);
+    CHECK(s.report.method.find("steps of 3/4 tau") != std::string::npos);
+    for (int c = 0; c < 50; ++c) {
+      CAPTURE(c);
+      TKFAC_CHECK_REL_NEAR(s.x.col(c), ref.col(c), backend.tolerance);
+    }
+  }
+}
+
 TEST_CASE("spice: 1000 successive solves grow resident memory by less than 10 MB") {
   SolverOptions o;
   o.backend = "spice";

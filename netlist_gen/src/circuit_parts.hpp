@@ -31,6 +31,10 @@ std::optional<double> initial_voltage(const Eigen::VectorXd& v0, Eigen::Index i,
 // tran_max_step. Throws InputError if options.max_step exceeds the noise sample time.
 void plan_transient(const NetlistOptions& options, Netlist& netlist);
 
+// plan_final_state's work (encoding.hpp), once the caller has checked the netlist is noiseless
+// and cold: TMAX, TSTEP, `.options trtol`, and header lines saying so.
+void plan_final_state_steps(const NetlistOptions& options, Netlist& netlist);
+
 // A netlist of `encoding` with its summary filled (size, damping, spectrum of M_hat, scales, R, C,
 // predicted tau = R C / alpha_min) and its transient planned (plan_transient).
 Netlist start_netlist(Encoding encoding, const NetlistOptions& options, Eigen::Index n,

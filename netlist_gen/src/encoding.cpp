@@ -434,4 +434,18 @@ InputValues input_values(const Netlist& netlist, const Eigen::VectorXd& b,
   return out;
 }
 
+void plan_final_state(const NetlistOptions& options, Netlist& netlist) {
+  if (netlist.summary.noise_variance > 0.0 || options.noise_variance > 0.0) {
+    throw InputError(
+        "plan_final_state: the netlist is noisy; its samples matter, not only the final state "
+        "(expected a noiseless netlist)");
+  }
+  if (options.initial_state.size() != 0) {
+    throw InputError(
+        "plan_final_state: a warm start (initial_state given); expected a cold start, for which "
+        "the simulated time bounds the final error");
+  }
+  detail::plan_final_state_steps(options, netlist);
+}
+
 }  // namespace tkfac::netlist_gen
