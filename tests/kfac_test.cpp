@@ -1026,6 +1026,47 @@ TEST_CASE("optimizer state with negative or fractional counts is rejected") {
   }
 }
 
+TEST_CASE("--compare items carry per-run settings after '/'") {
+  kf::OptimizerConfig base;
+  base.kfac.solver.netlist.noise_variance = 0.0;
+  const auto runs = kf::parse_run_specs(
+      "kfac:spice,kfac:spice/noise-variance=1e-3/inverse-precision=0.3/noise-follows=fastest/"
+      "method=solve/inverse-interval=5/gain-compensation=false/noise-seed=7",
+      base);
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].optimizer.kfac.solver.netlist.noise_variance == 0.0);  // only its own item
+  const kf::KfacOptions& k = runs[1].optimizer.kfac;
+  CHECK(runs[1].label ==
+        "kfac:spice/noise-variance=1e-3/inverse-precision=0.3/noise-follows=fastest/"
+        "method=solve/inverse-interval=5/gain-compensation=false/noise-seed=7");
+  CHECK(k.solver.backend == "spice");
+  CHECK(k.solver.netlist.noise_variance == 1e-3);
+  CHECK(k.solver.thermo.inverse_precision == 0.3);
+  CHECK(k.solver.netlist.noise_follows == "fastest");
+  CHECK(k.method == kf::KfacMethod::solve);
+  CHECK(k.inverse_update_interval == 5);
+  CHECK_FALSE(k.solver.netlist.gain_compensation);
+  CHECK(k.solver.netlist.noise_seed == 7u);
+  const std::pair<const char*, const char*> bad[] = {
+      {"kfac:ou/noise-variance", "not key=value"},
+      {"kfac:ou/colour=blue", "unknown setting 'colour'"},
+      {"kfac:ou/noise-variance=1e-3x", "'1e-3x' is not a number"},
+      {"kfac:ou/inverse-interval=2.5", "not a whole number"},
+      {"kfac:ou/gain-compensation=yes", "not true or false"},
+      {"kfac:ou/method=3", "--compare 'kfac:ou/method=3': method"},
+      {"adam/lr=1", "only kfac takes settings"},
+  };
+  for (const auto& [spec, message] : bad) {
+    CAPTURE(spec);
+    CHECK(input_error_message([&] { kf::parse_run_specs(spec, base); }).find(message) !=
+          std::string::npos);
+  }
+  // A value out of range passes the parser and is refused by validate(), naming the flag.
+  const auto neg = kf::parse_run_specs("kfac:ou/noise-variance=-1", base);
+  CHECK(input_error_message([&] { neg[0].optimizer.validate(); }).find("--noise-variance") !=
+        std::string::npos);
+}
+
 TEST_CASE("bad input gives InputError with a clear message") {
   const auto [train, test] = kf::make_synthetic({});
   kf::OptimizerConfig cfg;

@@ -56,8 +56,8 @@ const options::OptionTable<KfacOptions>& kfac_option_table() {
       shared(field("seed", "--seed", &O::seed, "Monte-Carlo Fisher label sampling")),
       choice_field("solve_start", "--solve-start", &O::solve_start, {"cold", "previous"},
                    "kfac, circuit solvers: runs start cold (zero) | previous (last step's "
-                   "solutions, Method 2; inverses in use, Method 1 unit_rhs); with a finite analog time "
-                   "the Thermodynamic NGD knob"),
+                   "solutions, Method 2; inverses in use, Method 1 unit_rhs); with a finite "
+                   "analog time the Thermodynamic NGD knob"),
   };
   return table;
 }

@@ -7,6 +7,8 @@
 //   std::unique_ptr<tkfac::kfac::Optimizer> opt = tkfac::kfac::make_optimizer(cfg);
 //
 //   auto runs = tkfac::kfac::parse_run_specs("adam,kfac:cholesky,kfac:spice", cfg);
+//   // A kfac item may end in '/'-separated settings of K-FAC's, the circuit's and the
+//   // thermodynamic options, by flag without dashes: "kfac:spice/noise-variance=1e-3".
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -36,9 +38,12 @@ struct RunSpec {
   std::string label;  // e.g. "kfac:spice"
   OptimizerConfig optimizer;
 };
-// Comma-separated `name[:backend]` items ("adam", "kfac:cholesky"); `base` supplies all other
-// options. Throws InputError naming `option` for unknown names/backends or a backend on a
-// non-K-FAC optimizer.
+// Comma-separated `name[:backend][/key=value...]` items ("adam", "kfac:cholesky",
+// "kfac:spice/noise-variance=1e-3/inverse-precision=0.3"); `base` supplies all other options,
+// the settings override K-FAC's, the circuit's and the thermodynamic options by flag. Throws
+// InputError naming `option` and the item for unknown names/backends/settings, a value of the
+// wrong type, or a backend or settings on a non-K-FAC optimizer (values are checked by the
+// options' validate()).
 std::vector<RunSpec> parse_run_specs(std::string_view text, const OptimizerConfig& base,
                                      std::string_view option = "--compare");
 
