@@ -140,8 +140,8 @@ void print_summary(const std::vector<kf::History>& hs) {
 // Circuit work of a K-FAC run on an ngspice backend, so that a slow start is not taken for a
 // hang: the factor sizes and the circuit runs they take, as the backend states them
 // (LinearSolver::cost_all of the systems kfac_solve_shapes lists: per inverse refresh, or per
-// Method 2 step). No time estimate: run time per circuit depends on the factor's spectrum and
-// size and is not measured here.
+// Method 2 step). The time estimate comes after the first step (RunWatch): run time per
+// circuit depends on the factor's spectrum and size, so it is measured, not predicted.
 struct CircuitWork {
   std::string line;     // for the header
   std::string warning;  // non-empty when a factor is large
