@@ -301,9 +301,47 @@ TEST_CASE("cost: a backend states a batch's circuit runs before solving, as many
     CHECK_FALSE(all.one_run_per_system);  // the solve runs per column
     CHECK(solver->cost_all({shapes[1], shapes[1]}).circuit_runs == 2 * c.inverse_runs);
     CHECK(solver->cost_all({shapes[1]}).one_run_per_system == (c.inverse_runs == 1));
-    if (c.solve_runs == 0) continue;
-    // The runs the solves then make (the reports count circuit runs as iterations).
+    // What the progress callback hears of the batch: its start (0 runs done), then each run
+    // as it ends and shares of the run under way in between, counting to the stated total.
+    std::vector<tkfac::solver::SolveProgress> heard;
+    solver->set_progress([&](const tkfac::solver::SolveProgress& p) { heard.push_back(p); });
     const auto sols = solver->solve_all(batch);
+    const long total = all.circuit_runs;
+    if (total == 0) {
+      CHECK(heard.empty());
+      continue;
+    }
+    REQUIRE(heard.size() >= 2);
+    CHECK(heard.front().runs_done == 0);
+    CHECK(heard.front().run_fraction == 0.0);
+    CHECK(heard.back().runs_done == total);
+    long ends = 0, inside = 0;
+    for (std::size_t i = 0; i < heard.size(); ++i) {
+      CHECK(heard[i].runs_total == total);
+      CHECK(heard[i].run_fraction >= 0.0);
+      CHECK(heard[i].run_fraction < 1.0);
+      if (i == 0) continue;
+      const long step = heard[i].runs_done - heard[i - 1].runs_done;
+      CHECK((step == 0 || step == 1));
+      if (step == 1) {
+        ++ends;
+        CHECK(heard[i].run_fraction == 0.0);
+      } else {
+        ++inside;
+        CHECK(heard[i].run_fraction >= heard[i - 1].run_fraction);
+      }
+    }
+    CHECK(ends == total);
+    // Noisy runs of 110 samples tell their progress inside the run; noiseless final-state runs
+    // only at their ends.
+    CHECK((inside > 0) == (c.noise_variance > 0.0));
+    // A single call counts its own runs.
+    heard.clear();
+    solver->inverse(m, 0.2);
+    REQUIRE_FALSE(heard.empty());
+    CHECK(heard.back().runs_done == c.inverse_runs);
+    CHECK(heard.back().runs_total == c.inverse_runs);
+    // The runs the solves made (the reports count circuit runs as iterations).
     CHECK(sols[0].report.iterations == c.solve_runs);
     CHECK(sols[1].report.iterations == c.inverse_runs);
   }

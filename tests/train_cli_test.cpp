@@ -1,12 +1,16 @@
 // `tkfac train` as a user runs it: outputs, checkpoint resume, and bad input (exit code 2, a
 // message naming the option or file, no output file).
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli_helpers.hpp"
 #include "test_util.hpp"
 
+using tkfac::test::BackgroundTkfac;
 using tkfac::test::run_tkfac;
 using tkfac::test::ScratchDir;
 
@@ -243,4 +247,81 @@ TEST_CASE("train: the circuit backend announces its work before training") {
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("factor A of layer 1 is 121 x 121") != std::string::npos);
   CHECK(r.output.find("n^3") != std::string::npos);
+}
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+// Signals a long synthetic run once it has trained for a moment; returns the exit code.
+int interrupt_run(const ScratchDir& dir, const std::string& args, int signal) {
+  BackgroundTkfac run(args, dir.file("out.txt"), dir.file("err.txt"));
+  REQUIRE(run.started());
+  // The header's last line comes right before the first step.
+  REQUIRE(run.wait_for_output("training ", std::chrono::seconds(60)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  run.signal(signal);
+  return run.wait();
+}
+
+}  // namespace
+
+TEST_CASE("train: Ctrl-C and SIGTERM stop cleanly: exit 128 + signal, the log so far, whole files") {
+  struct Case {
+    const char* what;
+    std::string args;
+    int signal;
+    int exit_code;
+  };
+  // Far more steps than run in the half second before the signal. The spice case (8-3 network,
+  // a refresh of 12 circuit runs every step) is stopped inside a refresh or between two steps.
+  const Case cases[] = {
+      {"kfac cholesky, SIGINT", "--optimizer kfac", SIGINT, 130},
+      {"sgd, SIGTERM", "--optimizer sgd", SIGTERM, 143},
+      {"kfac spice, SIGINT", "--layers 8,3 --solver spice --inverse-interval 1", SIGINT, 130},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    ScratchDir dir("train-cli-interrupt");
+    const std::string log = dir.file("log.csv"), save = dir.file("ckpt.json");
+    const int code = interrupt_run(
+        dir,
+        fmt::format("train --dataset synthetic --steps 100000000 {} --log {} --save {}", c.args,
+                    log, save),
+        c.signal);
+    const std::string out = read_text(dir.file("out.txt"));
+    INFO(out << read_text(dir.file("err.txt")));
+    CHECK(code == c.exit_code);
+    CHECK(out.find("interrupted by") != std::string::npos);
+    // The log: a header and one whole line per completed step, numbered 1, 2, ...
+    const std::vector<std::string> lines = lines_of(log);
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines[0].rfind("step,", 0) == 0);
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+      CHECK(std::count(lines[i].begin(), lines[i].end(), ',') == 7);
+      CHECK(lines[i].rfind(std::to_string(i) + ",", 0) == 0);
+    }
+    const long steps = static_cast<long>(lines.size()) - 1;
+    CHECK(out.find(fmt::format("{} of 100000000 steps", steps)) != std::string::npos);
+    // No temporary file; the checkpoint, when written, is that of the logged steps.
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      CHECK(entry.path().extension() != ".tmp");
+    }
+    if (out.find("no checkpoint written") != std::string::npos) {
+      CHECK_FALSE(std::filesystem::exists(save));
+    } else {
+      REQUIRE(std::filesystem::exists(save));
+      CHECK(read_json(save)["trainer"]["step"] == steps);
+    }
+  }
 }

@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "train.hpp"
 #include "option_cli.hpp"
 #include "plot.hpp"
@@ -18,6 +20,7 @@
 #include "tkfac/core/output_file.hpp"
 #include "tkfac/kfac/checkpoint.hpp"
 #include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/kfac_optimizer.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer_factory.hpp"
 #include "tkfac/kfac/trainer.hpp"
@@ -137,8 +140,8 @@ void print_summary(const std::vector<kf::History>& hs) {
 // Circuit work of a K-FAC run on an ngspice backend, so that a slow start is not taken for a
 // hang: the factor sizes and the circuit runs they take, as the backend states them
 // (LinearSolver::cost_all of the systems kfac_solve_shapes lists: per inverse refresh, or per
-// Method 2 step). No time estimate: run time per circuit depends on the factor's spectrum and
-// size and is not measured here.
+// Method 2 step). The time estimate comes after the first step (RunWatch): run time per
+// circuit depends on the factor's spectrum and size, so it is measured, not predicted.
 struct CircuitWork {
   std::string line;     // for the header
   std::string warning;  // non-empty when a factor is large
@@ -187,6 +190,147 @@ CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf:
   }
   return out;
 }
+
+std::string duration_text(double s) {
+  const long t = std::lround(s);
+  if (t >= 3600) return fmt::format("{}h{:02}m{:02}s", t / 3600, (t / 60) % 60, t % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{:.2g} s", s);
+}
+
+// One training run as the user watches it: its bar; for a K-FAC run whose solves make circuit
+// runs, where it is in them (the bar's fraction and ETA follow the circuit work, which is
+// nearly all of such a run's time) and the estimate of its length after the first step; and
+// the records so far, for the log of an interrupted run.
+class RunWatch {
+ public:
+  RunWatch(std::string label, long total, const StopSignals& stop, bool quiet)
+      : label_(std::move(label)), total_(total), stop_(stop), quiet_(quiet) {
+    partial_.label = label_;
+  }
+
+  // Before the run's first step: the bar starts, and a circuit K-FAC's solver reports to it.
+  void begin(kf::Optimizer& optimizer) {
+    bar_ = std::make_unique<ProgressBar>("train " + label_, total_);
+    auto* kfac = dynamic_cast<kf::Kfac*>(&optimizer);
+    if (kfac == nullptr) return;
+    const kf::KfacOptions& k = kfac->options();
+    // The solver calls this run makes: an inverse refresh at every optimizer step k with
+    // k % interval == 0 (Method 1), two calls every step (Method 2).
+    if (k.method == kf::KfacMethod::inverse) {
+      const long s0 = kfac->steps(), interval = k.inverse_update_interval;
+      const long first = (s0 + interval - 1) / interval;  // ceil(s0 / interval)
+      const long last = (s0 + total_ - 1) / interval;     // floor((s0 + total - 1) / interval)
+      calls_total_ = std::max(0L, last - first + 1);
+      call_name_ = "refresh";
+      calls_name_ = "refreshes";
+    } else {
+      calls_total_ = 2 * total_;
+      call_name_ = "solve call";
+      calls_name_ = "solve calls";
+    }
+    kfac->set_solve_progress([this](const solver::SolveProgress& p) { on_solve(p); });
+  }
+
+  // After each step (Trainer's callback). Throws Interrupted when a stop was asked for.
+  void on_step(const kf::StepRecord& r) {
+    partial_.records.push_back(r);
+    smooth_ = std::isnan(smooth_) ? r.train_loss : 0.95 * smooth_ + 0.05 * r.train_loss;
+    if (!std::isnan(r.test_accuracy)) test_acc_ = r.test_accuracy;
+    if (partial_.records.size() == 1) print_estimate(r);
+    if (stop_.requested()) {
+      stopped_in_step_ = false;
+      throw Interrupted(stop_.requested());
+    }
+    if (r.step - first_step() + 1 >= total_) {
+      bar_->finish(status());
+    } else {
+      bar_->update(steps_done(), status(), circuit_fraction());
+    }
+  }
+
+  // After an interrupt: the History of the steps this run completed (all of them, or those
+  // before the stop, whose bar then says so).
+  kf::History history() {
+    if (bar_ && steps_done() < total_) bar_->finish(status() + " (interrupted)", steps_done());
+    kf::History h = partial_;
+    if (!h.records.empty()) {
+      h.wall_seconds = h.records.back().wall_seconds;
+      h.analog_seconds = h.records.back().analog_seconds_total;
+      for (auto it = h.records.rbegin(); it != h.records.rend(); ++it) {
+        if (!std::isnan(it->test_loss)) {
+          h.final_test_loss = it->test_loss;
+          h.final_test_accuracy = it->test_accuracy;
+          break;
+        }
+      }
+    }
+    return h;
+  }
+  bool started() const { return bar_ != nullptr; }
+  long steps_done() const { return static_cast<long>(partial_.records.size()); }
+  // Whether the stop came inside a step (its circuit solves), not between two steps.
+  bool stopped_in_step() const { return stopped_in_step_; }
+  std::string status() const {
+    std::string s = fmt::format("loss {:.4f} test acc {:.1f}%", smooth_, 100 * test_acc_);
+    if (in_call_) {
+      s += fmt::format(" | {} {}/{}: circuit run {}/{}", call_name_, calls_done_ + 1,
+                       calls_total_, call_.runs_done + 1, call_.runs_total);
+      if (call_.run_fraction > 0) s += fmt::format(" {:.0f}%", 100 * call_.run_fraction);
+    }
+    return s;
+  }
+
+ private:
+  long first_step() const {
+    return partial_.records.empty() ? 1 : partial_.records.front().step;
+  }
+  double circuit_fraction() const {
+    if (calls_total_ <= 0) return -1.0;
+    double f = static_cast<double>(calls_done_);
+    if (in_call_ && call_.runs_total > 0) {
+      f += (static_cast<double>(call_.runs_done) + call_.run_fraction) /
+           static_cast<double>(call_.runs_total);
+    }
+    return std::min(1.0, f / static_cast<double>(calls_total_));
+  }
+  void on_solve(const solver::SolveProgress& p) {
+    if (p.runs_done == 0 && p.run_fraction == 0.0) in_call_ = true;
+    call_ = p;
+    if (p.runs_done >= p.runs_total) {
+      in_call_ = false;
+      ++calls_done_;
+    }
+    if (stop_.requested()) {
+      stopped_in_step_ = true;
+      throw Interrupted(stop_.requested());
+    }
+    bar_->update(steps_done(), status(), circuit_fraction());
+  }
+  // Extrapolates the first step, which made the run's first circuit call(s), to the run.
+  void print_estimate(const kf::StepRecord& r) {
+    if (quiet_ || calls_done_ == 0 || calls_total_ <= calls_done_) return;
+    const double per_call = r.wall_seconds / static_cast<double>(calls_done_);
+    bar_->note(fmt::format(
+        "estimate   {}: about {} in all: {} {} at {} each, what the first step's {} took (the "
+        "steps between them are digital and quick)\n",
+        label_, duration_text(per_call * static_cast<double>(calls_total_)), calls_total_,
+        calls_name_, duration_text(per_call), calls_done_ == 1 ? call_name_ : calls_name_));
+  }
+
+  std::string label_;
+  long total_;
+  const StopSignals& stop_;
+  bool quiet_;
+  std::unique_ptr<ProgressBar> bar_;
+  kf::History partial_;
+  double smooth_ = std::nan(""), test_acc_ = std::nan("");
+  long calls_total_ = 0, calls_done_ = 0;
+  std::string call_name_, calls_name_;  // "refresh", "refreshes"
+  bool in_call_ = false;
+  solver::SolveProgress call_;
+  bool stopped_in_step_ = false;
+};
 
 }  // namespace
 
@@ -305,6 +449,11 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   }
 
   std::vector<kf::History> histories;
+  // Ctrl-C / SIGTERM from here on: stop after the step, or the circuit run, under way; write the
+  // log and plot of the steps completed; exit 128 + signal (main).
+  const StopSignals stop;
+  int interrupted = 0;
+  bool stopped_in_step = false, saved = false;
   if (runs.size() == 1 && a.compare.empty()) {
     auto optimizer = kf::make_optimizer(cfg);
     // The checkpoint's optimizer and trainer state are checked only here, against the network
@@ -326,39 +475,45 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
       if (given("--batch-size")) s.batch_size = to.batch_size;
       from_checkpoint([&] { trainer.set_state(s); });
     }
-    ProgressBar bar("train " + runs[0].label, total);
-    double smooth = std::nan(""), test_acc = std::nan("");
-    long done = 0;
-    kf::History h = trainer.run([&](const kf::StepRecord& r) {
-      smooth = std::isnan(smooth) ? r.train_loss : 0.95 * smooth + 0.05 * r.train_loss;
-      if (!std::isnan(r.test_accuracy)) test_acc = r.test_accuracy;
-      bar.update(++done, fmt::format("loss {:.4f} test acc {:.1f}%", smooth, 100 * test_acc));
-      return true;
-    });
-    bar.finish(fmt::format("loss {:.4f} test acc {:.1f}%", smooth, 100 * h.final_test_accuracy));
-    h.label = runs[0].label;
-    histories.push_back(std::move(h));
-    if (!a.save.empty()) {
+    RunWatch watch(runs[0].label, total, stop, a.quiet);
+    try {
+      watch.begin(*optimizer);
+      kf::History h = trainer.run([&](const kf::StepRecord& r) {
+        watch.on_step(r);
+        return true;
+      });
+      h.label = runs[0].label;
+      histories.push_back(std::move(h));
+    } catch (const Interrupted& e) {
+      interrupted = e.signal();
+      histories.push_back(watch.history());
+      stopped_in_step = watch.stopped_in_step();
+    }
+    // A checkpoint holds whole steps only: after an interrupted step's circuit solves the
+    // optimizer has half of its update (factors moved, inverses not), so none is written then.
+    if (!a.save.empty() && !(interrupted && stopped_in_step)) {
       kf::save_checkpoint(a.save, *net, cfg, *optimizer, trainer.state(), "--save");
+      saved = true;
     }
   } else {
-    std::vector<std::unique_ptr<ProgressBar>> bars;
+    std::vector<std::unique_ptr<RunWatch>> watches;
     for (const auto& r : runs)
-      bars.push_back(std::make_unique<ProgressBar>("train " + r.label, total));
-    std::vector<double> smooth(runs.size(), std::nan("")), test_acc(runs.size(), std::nan(""));
-    histories =
-        kf::compare(*net, runs, train, &test, to, [&](std::size_t i, const kf::StepRecord& r) {
-          smooth[i] = std::isnan(smooth[i]) ? r.train_loss : 0.95 * smooth[i] + 0.05 * r.train_loss;
-          if (!std::isnan(r.test_accuracy)) test_acc[i] = r.test_accuracy;
-          const std::string status =
-              fmt::format("loss {:.4f} test acc {:.1f}%", smooth[i], 100 * test_acc[i]);
-          if (r.step == total) {
-            bars[i]->finish(status);
-          } else {
-            bars[i]->update(r.step, status);
-          }
-          return true;
-        });
+      watches.push_back(std::make_unique<RunWatch>(r.label, total, stop, a.quiet));
+    try {
+      histories = kf::compare(
+          *net, runs, train, &test, to,
+          [&](std::size_t i, const kf::StepRecord& r) {
+            watches[i]->on_step(r);
+            return true;
+          },
+          [&](std::size_t i, kf::Optimizer& o) { watches[i]->begin(o); });
+    } catch (const Interrupted& e) {
+      interrupted = e.signal();
+      // The runs done, the one interrupted; those not started are left out.
+      for (auto& w : watches) {
+        if (w->started()) histories.push_back(w->history());
+      }
+    }
   }
 
   print_summary(histories);
@@ -375,7 +530,25 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
     std::cout << fmt::format("plot written       {} (data and gnuplot script: {}.dat, {}.gp)\n",
                              a.plot, a.plot, a.plot);
   }
-  if (!a.save.empty()) std::cout << fmt::format("checkpoint written {}\n", a.save);
+  if (saved) {
+    std::cout << fmt::format("checkpoint written {}{}\n", a.save,
+                             interrupted ? fmt::format(" (after step {})", histories[0].records.size())
+                                         : "");
+  }
+  if (interrupted) {
+    std::string done;
+    for (const auto& h : histories) {
+      done += fmt::format("{}{} {} of {} steps", done.empty() ? "" : ", ", h.label,
+                          h.records.size(), total);
+    }
+    std::cout << fmt::format(
+        "interrupted by {}: completed {}{}\n", interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
+        done.empty() ? "no steps" : done,
+        !a.save.empty() && !saved
+            ? "; no checkpoint written (the stop came inside a step's circuit solves)"
+            : "");
+    throw Interrupted(interrupted);
+  }
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/cosim/backends.hpp"
 
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   } catch (const tkfac::SimulationError& e) {
     std::fprintf(stderr, "tkfac: simulation failed: %s\n", e.what());
     return 3;
+  } catch (const tkfac::cli::Interrupted& e) {
+    return 128 + e.signal();  // the command has said what it completed
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tkfac: internal error: %s\n", e.what());
     return 1;

@@ -24,18 +24,33 @@ ProgressBar::ProgressBar(std::string label, long total)
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-void ProgressBar::update(long done, const std::string& status) { draw(done, status, false); }
+void ProgressBar::update(long done, const std::string& status, double fraction) {
+  draw(done, status, fraction, false);
+}
 
-void ProgressBar::finish(const std::string& status) { draw(total_, status, true); }
+void ProgressBar::finish(const std::string& status, long done) {
+  draw(done < 0 ? total_ : done, status, done < 0 ? 1.0 : -1.0, true);
+}
 
-void ProgressBar::draw(long done, const std::string& status, bool final) {
+void ProgressBar::note(const std::string& text) {
+  if (tty_ && drawn_) std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  drawn_ = false;
+  last_draw_ = start_;  // redraw at the next update
+}
+
+void ProgressBar::draw(long done, const std::string& status, double fraction, bool final) {
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   // Redraw at most 10 times a second on a terminal, every 5 s otherwise.
   if (!final && since_draw < (tty_ ? 0.1 : 5.0)) return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double frac = std::clamp(static_cast<double>(done) / static_cast<double>(total_), 0.0, 1.0);
+  const double frac = std::clamp(
+      fraction >= 0.0 ? fraction : static_cast<double>(done) / static_cast<double>(total_), 0.0,
+      1.0);
   const double eta = frac > 0 ? elapsed * (1 - frac) / frac : -1;
   constexpr int kWidth = 28;
   const int filled = static_cast<int>(frac * kWidth);
@@ -45,6 +60,7 @@ void ProgressBar::draw(long done, const std::string& status, bool final) {
                                        format_seconds(final ? 0.0 : eta), status);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final ? "\n" : "");
+    drawn_ = !final;
   } else {
     std::fprintf(stderr, "%s\n", line.c_str());
   }

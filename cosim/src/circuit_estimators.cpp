@@ -62,6 +62,15 @@ void fill(SolveReport& r, const ThermoModel& model, const Plan& p, long count) {
   r.effective_samples = effective_samples(model, count, p.interval).minCoeff();
 }
 
+// A run's share done, told at about every 1% of its `steps` samples (k the sample's index):
+// cheap next to a sample's simulation.
+void sample_progress(solver::RunProgress& progress, long k, long steps) {
+  const long every = std::max(1L, steps / 100);
+  if (k % every == 0 && k < steps) {
+    progress.run_under_way(static_cast<double>(k) / static_cast<double>(steps));
+  }
+}
+
 std::string source_name(const Engine& engine, const netlist_gen::NetlistOptions& opt) {
   return engine.is_spice() ? fmt::format("{} circuit", netlist_gen::to_string(opt.encoding))
                            : "exact OU twin";
@@ -118,6 +127,7 @@ class FinalState final : public SolveEstimator {
                             : netlist_gen::read_out(nl, r.final_values, scales);
         s.report.analog_seconds += r.final_time;
         ++s.report.iterations;
+        backend_.progress.run_done();
       }
     }
     s.report.wall_seconds = seconds_since(start);
@@ -164,6 +174,7 @@ class PerColumn : public SolveEstimator {
              analog);
       s.report.analog_seconds += analog;
       ++s.report.iterations;
+      backend_.progress.run_done();
     }
     s.report.standard_error =
         s.report.standard_errors.size() ? s.report.standard_errors.maxCoeff() : 0.0;
@@ -209,7 +220,11 @@ class FiniteTime final : public PerColumn {
       Eigen::VectorXd last = x0;
       engine.run(
           sys, b, opt, model, x0, interval, steps, static_cast<int>(c),
-          [&](double, const Eigen::VectorXd& x) { last = x; }, analog);
+          [&](double time, const Eigen::VectorXd& x) {
+            last = x;
+            sample_progress(backend_.progress, std::lround(time / interval), steps);
+          },
+          analog);
       s.x.col(c) = last;
     }
     s.report.estimator = "final state";
@@ -234,7 +249,9 @@ class WindowMean final : public PerColumn {
     backend_.engine.run(
         sys, b, opt, model, x0, p.interval, p.first_index + p.samples, static_cast<int>(c),
         [&](double time, const Eigen::VectorXd& x) {
-          if (std::lround(time / p.interval) > p.first_index) acc.add(x);
+          const long k = std::lround(time / p.interval);
+          if (k > p.first_index) acc.add(x);
+          sample_progress(backend_.progress, k, p.first_index + p.samples);
         },
         analog);
     s.x.col(c) = acc.mean();
@@ -324,9 +341,12 @@ class Covariance final : public InverseEstimator {
     engine.run(
         sys, Eigen::VectorXd(), opt, model, x0, p.interval, p.first_index + p.samples, 0,
         [&](double time, const Eigen::VectorXd& x) {
-          if (std::lround(time / p.interval) > p.first_index) acc.add(x);
+          const long k = std::lround(time / p.interval);
+          if (k > p.first_index) acc.add(x);
+          sample_progress(backend_.progress, k, p.first_index + p.samples);
         },
         analog);
+    backend_.progress.run_done();
     // Held noise (the circuit's) lowers mode k's variance at the sample times by f_k (see
     // ThermoModel::variance_factor); undo it in the mode basis: S' = Q F^-1/2 Q^T S Q F^-1/2 Q^T.
     const NoiseShape shape = engine.is_spice() ? NoiseShape::held : t.noise_shape;

@@ -46,6 +46,7 @@ struct CircuitBackend {
   const solver::SolverOptions& options;
   Engine& engine;
   std::string name;  // "spice" or "ou", the reports' backend
+  solver::RunProgress& progress;  // told of each run (and of a long run's samples)
 };
 
 class SolveEstimator {

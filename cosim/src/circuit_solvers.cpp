@@ -23,17 +23,21 @@ class CircuitSolver : public solver::LinearSolver {
 
   std::string_view name() const override { return backend_.name; }
   Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) override {
+    const auto scope = runs_of(solver::SolveRequest::Kind::solve, m.rows(), b.cols());
     return estimators_.solve->solve(System{m, {}}, b, damping);
   }
   Solution inverse(const Eigen::MatrixXd& m, double damping) override {
+    const auto scope = runs_of(solver::SolveRequest::Kind::inverse, m.rows(), 0);
     return estimators_.inverse->inverse(System{m, {}}, damping);
   }
   Solution solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
                              double damping) override {
+    const auto scope = runs_of(solver::SolveRequest::Kind::solve, a.rows(), b.cols());
     return estimators_.solve->solve(System::of_activations(a, damping, options_.netlist), b,
                                     damping);
   }
   Solution inverse_activations(const Eigen::MatrixXd& a, double damping) override {
+    const auto scope = runs_of(solver::SolveRequest::Kind::inverse, a.rows(), 0);
     return estimators_.inverse->inverse(System::of_activations(a, damping, options_.netlist),
                                         damping);
   }
@@ -70,10 +74,16 @@ class CircuitSolver : public solver::LinearSolver {
                 std::unique_ptr<Engine> engine)
       : options_(options),
         engine_(std::move(engine)),
-        backend_{options_, *engine_, std::move(name)},
+        backend_{options_, *engine_, std::move(name), progress()},
         estimators_(choose_estimators(backend_)) {}
 
  private:
+  // The call's progress scope: the runs cost() says it makes (the estimators report each run).
+  solver::RunProgress::Scope runs_of(solver::SolveRequest::Kind kind, Eigen::Index n,
+                                     Eigen::Index columns) {
+    return solver::RunProgress::Scope(progress(), cost({kind, n, columns}).circuit_runs);
+  }
+
   solver::SolverOptions options_;
   std::unique_ptr<Engine> engine_;
   CircuitBackend backend_;

@@ -218,7 +218,8 @@ History Trainer::run(const StepCallback& callback, long steps) {
 
 std::vector<History> compare(const Mlp& init, const std::vector<RunSpec>& runs,
                              const Dataset& train, const Dataset* test, const TrainOptions& options,
-                             const std::function<bool(std::size_t, const StepRecord&)>& callback) {
+                             const std::function<bool(std::size_t, const StepRecord&)>& callback,
+                             const std::function<void(std::size_t, Optimizer&)>& prepare) {
   // Build every optimizer first so that a bad spec fails before any training.
   std::vector<std::unique_ptr<Optimizer>> optimizers;
   for (const auto& run : runs) optimizers.push_back(make_optimizer(run.optimizer));
@@ -226,6 +227,7 @@ std::vector<History> compare(const Mlp& init, const std::vector<RunSpec>& runs,
   for (std::size_t i = 0; i < runs.size(); ++i) {
     Mlp net = init;
     Trainer trainer(net, *optimizers[i], train, test, options);
+    if (prepare) prepare(i, *optimizers[i]);
     StepCallback cb;
     if (callback) cb = [&](const StepRecord& r) { return callback(i, r); };
     History h = trainer.run(cb);

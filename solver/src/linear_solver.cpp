@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tkfac/core/error.hpp"
@@ -72,7 +73,31 @@ Solution LinearSolver::solve_request(const SolveRequest& r) {
                     : solve(r.matrix, r.rhs, r.damping);
 }
 
+RunProgress::Scope::Scope(RunProgress& p, long runs_total) : p_(p) {
+  if (p_.depth_++ > 0) return;
+  p_.done_ = 0;
+  p_.total_ = runs_total;
+  if (p_.total_ > 0) p_.report(0.0);
+}
+
+RunProgress::Scope::~Scope() { --p_.depth_; }
+
+void RunProgress::run_done() {
+  ++done_;
+  report(0.0);
+}
+
+void RunProgress::run_under_way(double fraction) { report(std::clamp(fraction, 0.0, 0.999)); }
+
+void RunProgress::report(double fraction) const {
+  if (callback_) callback_({done_, std::max(total_, done_), fraction});
+}
+
 std::vector<Solution> LinearSolver::solve_all(const std::vector<SolveRequest>& requests) {
+  std::vector<SolveShape> shapes;
+  shapes.reserve(requests.size());
+  for (const SolveRequest& r : requests) shapes.push_back(shape_of(r));
+  const RunProgress::Scope scope(progress(), cost_all(shapes).circuit_runs);
   std::vector<Solution> out;
   out.reserve(requests.size());
   for (const SolveRequest& r : requests) {

@@ -66,6 +66,11 @@ class Kfac final : public Optimizer {
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state, const Mlp& net) override;
   const KfacOptions& options() const { return options_; }
+  // Progress of the factor solves (LinearSolver::set_progress): one call per inverse refresh
+  // (Method 1) or two per step (Method 2), each counting its circuit runs.
+  void set_solve_progress(solver::ProgressCallback callback) {
+    solver_->set_progress(std::move(callback));
+  }
 
   // The optimizer proper on any layers: the factor update when factors_due(), the step's solves,
   // KL clipping, momentum and each layer's apply_update. `layers` are the network's layers for

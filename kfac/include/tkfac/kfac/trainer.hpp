@@ -119,10 +119,13 @@ class Trainer {
 std::vector<long> epoch_permutation(long n, std::uint64_t seed, long epoch);
 
 // Trains a copy of `init` with each run's optimizer, all with the same data order; the callback
-// gets the run index. Returns one History per run, labelled by RunSpec::label.
+// gets the run index (returning false stops that run; the next one starts). `prepare`, when
+// given, sees each run's optimizer before its first step (e.g. to hook its solver's progress).
+// Returns one History per run, labelled by RunSpec::label.
 std::vector<History> compare(
     const Mlp& init, const std::vector<RunSpec>& runs, const Dataset& train, const Dataset* test,
     const TrainOptions& options,
-    const std::function<bool(std::size_t, const StepRecord&)>& callback = {});
+    const std::function<bool(std::size_t, const StepRecord&)>& callback = {},
+    const std::function<void(std::size_t, Optimizer&)>& prepare = {});
 
 }  // namespace tkfac::kfac

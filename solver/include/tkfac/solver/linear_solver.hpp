@@ -10,10 +10,13 @@
 //
 // From activations a (M = a a^T / b): opt.netlist.encoding = Encoding::activation, then
 // solver->solve_activations(a, B, damping). Many systems at once: solver->solve_all(requests).
+// Long circuit work can be watched: solver->set_progress([](const SolveProgress& p) { ... })
+// hears of each circuit run of a call (see SolveProgress).
 // Every backend takes the same inputs and returns the same Solution; tests compare each backend
 // with `cholesky`. Backends are found by name in a registry (registry.hpp): this part registers
 // the digital ones (cholesky, cg), cosim the circuit ones.
 #include <Eigen/Dense>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -102,9 +105,50 @@ struct SolveCost {
   bool one_run_per_system = false;
 };
 
+// Where a call (solve, inverse, their _activations forms, solve_all) is in its circuit runs: the
+// callback set with LinearSolver::set_progress hears it once when the call begins (runs_done 0),
+// after every circuit run, and now and then inside a long run (run_fraction > 0: the share of the
+// run's planned analog samples delivered). Digital backends make no runs and never call it.
+// The callback may throw to abandon the call (e.g. on Ctrl-C): the exception leaves the call once
+// the run under way has finished (an ngspice transient is not stopped half-way).
+struct SolveProgress {
+  long runs_done = 0;         // circuit runs finished in this call
+  long runs_total = 0;        // circuit runs the call makes (what cost / cost_all say)
+  double run_fraction = 0.0;  // of the run under way, in [0, 1)
+};
+using ProgressCallback = std::function<void(const SolveProgress&)>;
+
+// A backend's side of SolveProgress: the count of one call's runs. Calls nest (solve_all calls
+// inverse, which calls solve); the outermost one's total counts.
+class RunProgress {
+ public:
+  void set_callback(ProgressCallback callback) { callback_ = std::move(callback); }
+  // Open for the duration of a call: `runs_total` is what the call makes.
+  class Scope {
+   public:
+    Scope(RunProgress& p, long runs_total);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    RunProgress& p_;
+  };
+  void run_done();                    // a circuit run finished
+  void run_under_way(double fraction);  // the run under way is this far along, in [0, 1)
+
+ private:
+  void report(double fraction) const;
+  ProgressCallback callback_;
+  int depth_ = 0;
+  long done_ = 0, total_ = 0;
+};
+
 class LinearSolver {
  public:
   virtual ~LinearSolver() = default;
+  // Progress of later calls (SolveProgress); an empty callback turns it off.
+  void set_progress(ProgressCallback callback) { progress_.set_callback(std::move(callback)); }
   virtual std::string_view name() const = 0;
   // Solves (m + damping*I) X = b column by column. Throws InputError if m is not square,
   // finite, symmetric and positive definite (after damping) or if b has the wrong row count.
@@ -141,6 +185,13 @@ class LinearSolver {
   // The registered backends, in registration order: cholesky, cg, then those registered later
   // (register_backend in registry.hpp; cosim::register_backends() adds spice and ou).
   static std::vector<std::string> backends();
+
+ protected:
+  // Backends that make circuit runs count them here (a RunProgress::Scope per call).
+  RunProgress& progress() { return progress_; }
+
+ private:
+  RunProgress progress_;
 };
 
 // The checks every backend makes before solving: m square, finite, symmetric and positive
