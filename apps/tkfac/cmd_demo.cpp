@@ -25,10 +25,16 @@ struct DemoArgs {
   TrainArgs train = demo_training();
 
   // The reference comparison: equal steps for every optimizer; the circuit K-FAC refreshes its
-  // inverses every 10 steps (about 1.7 s of ngspice work per refresh on 2 cores).
+  // inverses every 10 steps, noiseless (unit right-hand sides, ~0.6 s of ngspice per refresh on
+  // 2 cores) and noisy (Method 1: the covariance of one noisy run per factor, ~4.6 s per
+  // refresh). The noisy run's inverse precision 0.3 (relative Frobenius standard error) is the
+  // loosest that kept the ou twin within 1 point of Cholesky over three noise seeds; 0.5 lost
+  // 3-19 points (README, "Thermodynamic training"). beta^-1 itself does not change the relative
+  // precision of a covariance inverse; 1e-3 keeps the noise voltages small against full scale.
   static TrainArgs demo_training() {
     TrainArgs t;
-    t.compare = "adam,kfac:cholesky,kfac:spice";
+    t.compare =
+        "adam,kfac:cholesky,kfac:spice,kfac:spice/noise-variance=1e-3/inverse-precision=0.3";
     t.steps = 400;
     t.kfac.inverse_update_interval = 10;
     t.log = "tkfac-demo-training.csv";
@@ -100,7 +106,9 @@ void run_demo(const DemoArgs& a, CLI::App* cmd) {
   };
   run_solve_demo(a);
   std::cout << "\nTraining the reference network: Adam, K-FAC with Cholesky, K-FAC with its "
-               "factors inverted by the ngspice circuit.\n";
+               "factors inverted by the ngspice circuit,\nnoiseless (unit right-hand sides) and "
+               "noisy (beta^-1 = 1e-3: the covariance of one run per factor, window sized for a\n"
+               "relative standard error of 0.3 of the inverse).\n";
   run_train(train, given);
 }
 

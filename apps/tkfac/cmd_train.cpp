@@ -97,23 +97,39 @@ std::vector<PlotPanel> history_panels(const std::vector<kf::History>& hs) {
   const Quantity qs[] = {{"training loss (moving average)", "loss", 0},
                          {"test loss", "loss", 1},
                          {"test accuracy", "accuracy", 2}};
+  // Rows: against step, wall time and, when a run used a circuit, simulated analog time (the
+  // time thermodynamic hardware would take; digital runs have none and are left out there).
+  enum class Axis { step, wall, analog };
+  bool any_analog = false;
+  for (const auto& h : hs) any_analog = any_analog || h.analog_seconds > 0.0;
   std::vector<PlotPanel> panels;
-  for (const bool by_time : {false, true}) {
+  for (const Axis axis : {Axis::step, Axis::wall, Axis::analog}) {
+    if (axis == Axis::analog && !any_analog) continue;
     for (const auto& q : qs) {
       PlotPanel p;
-      p.title = fmt::format("{} vs {}", q.title, by_time ? "wall time" : "step");
-      p.xlabel = by_time ? "training wall time (s, log scale)" : "step";
+      p.title = fmt::format("{} vs {}", q.title,
+                            axis == Axis::step   ? "step"
+                            : axis == Axis::wall ? "wall time"
+                                                 : "analog time");
+      p.xlabel = axis == Axis::step   ? "step"
+                 : axis == Axis::wall ? "training wall time (s, log scale)"
+                                      : "simulated analog time of the solves (s, log scale)";
       p.ylabel = q.ylabel;
       p.log_y = q.which != 2;
-      p.log_x = by_time;
+      p.log_x = axis != Axis::step;
       if (q.which == 2) p.key = "bottom right";  // digital and circuit solves differ by orders of magnitude
       for (const auto& h : hs) {
+        if (axis == Axis::analog && !(h.analog_seconds > 0.0)) continue;
         PlotSeries s;
         s.label = h.label;
         const auto sm = smoothed_loss(h.records);
         for (std::size_t i = 0; i < h.records.size(); ++i) {
           const auto& r = h.records[i];
-          s.x.push_back(by_time ? r.wall_seconds : static_cast<double>(r.step));
+          const double x = axis == Axis::step   ? static_cast<double>(r.step)
+                           : axis == Axis::wall ? r.wall_seconds
+                                                : r.analog_seconds_total;
+          if (axis == Axis::analog && !(x > 0.0)) continue;  // log axis
+          s.x.push_back(x);
           s.y.push_back(q.which == 0 ? sm[i] : q.which == 1 ? r.test_loss : r.test_accuracy);
         }
         p.series.push_back(std::move(s));
@@ -125,11 +141,13 @@ std::vector<PlotPanel> history_panels(const std::vector<kf::History>& hs) {
 }
 
 void print_summary(const std::vector<kf::History>& hs) {
-  std::cout << fmt::format("{:<18} {:>7} {:>11} {:>10} {:>9} {:>10} {:>11}\n", "run", "steps",
-                           "train loss", "test loss", "test acc", "wall s", "analog s");
+  std::size_t width = 18;  // the run column fits the longest label (per-run settings are long)
+  for (const auto& h : hs) width = std::max(width, h.label.size());
+  std::cout << fmt::format("{:<{}} {:>7} {:>11} {:>10} {:>9} {:>10} {:>11}\n", "run", width,
+                           "steps", "train loss", "test loss", "test acc", "wall s", "analog s");
   for (const auto& h : hs) {
-    std::cout << fmt::format("{:<18} {:>7} {:>11.4f} {:>10.4f} {:>8.2f}% {:>10.3f} {:>11.4g}\n",
-                             h.label, h.records.empty() ? 0 : h.records.back().step,
+    std::cout << fmt::format("{:<{}} {:>7} {:>11.4f} {:>10.4f} {:>8.2f}% {:>10.3f} {:>11.4g}\n",
+                             h.label, width, h.records.empty() ? 0 : h.records.back().step,
                              mean_of_last(h.records, 50), h.final_test_loss,
                              100 * h.final_test_accuracy, h.wall_seconds, h.analog_seconds);
   }
