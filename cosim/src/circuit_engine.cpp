@@ -57,6 +57,7 @@ void OuEngine::run(const System&, const Eigen::VectorXd&, netlist_gen::NetlistOp
   OuProcess ou(model, shape_, run_seed(options.noise_seed, run_index));
   ou.run(x0, interval, steps, sink);
   analog_seconds = interval * static_cast<double>(steps);
+  simulator_steps_ += steps;
 }
 
 Session& SpiceEngine::session() {
@@ -92,6 +93,7 @@ void SpiceEngine::run(const System& sys, const Eigen::VectorXd& b,
   spice.load(netlist_gen::to_spice(nl));
   const RunResult r = spice.run(ro);
   analog_seconds = r.final_time;
+  simulator_steps_ += r.accepted_points;
   if (grid.emitted() < steps) {
     throw SimulationError(
         fmt::format("ngspice ended at {} s, before the last sample at {} s ({} of {} samples)",

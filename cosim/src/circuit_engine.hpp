@@ -46,6 +46,12 @@ class Engine {
   virtual void run(const System& sys, const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,
                    const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
                    int run_index, const Sink& sink, double& analog_seconds) = 0;
+  // Time points of every run so far (ngspice's accepted points; the twin's exact steps): the
+  // estimators report the difference over a solve.
+  long simulator_steps() const { return simulator_steps_; }
+
+ protected:
+  long simulator_steps_ = 0;
 };
 
 class OuEngine final : public Engine {

@@ -126,6 +126,7 @@ class FinalState final : public SolveEstimator {
         s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, r.final_values)
                             : netlist_gen::read_out(nl, r.final_values, scales);
         s.report.analog_seconds += r.final_time;
+        s.report.simulator_steps += r.accepted_points;
         ++s.report.iterations;
         backend_.progress.run_done();
       }
@@ -170,9 +171,11 @@ class PerColumn : public SolveEstimator {
       const ThermoModel model = sys.model(bc, opt, backend_.engine.circuit_view());
       s.report.predicted_tau = model.predicted_tau();
       double analog = 0.0;
+      const long steps_before = backend_.engine.simulator_steps();
       column(sys, bc, opt, model, starts.size() != 0 ? Eigen::VectorXd(starts.col(c)) : x0, c, s,
              analog);
       s.report.analog_seconds += analog;
+      s.report.simulator_steps += backend_.engine.simulator_steps() - steps_before;
       ++s.report.iterations;
       backend_.progress.run_done();
     }
@@ -336,6 +339,7 @@ class Covariance final : public InverseEstimator {
     const Plan p = make_plan(model, t, opt, Estimate::covariance);
     SampleAccumulator acc;
     double analog = 0.0;
+    const long steps_before = engine.simulator_steps();
     const Eigen::VectorXd x0 =
         t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(n));
     engine.run(
@@ -358,6 +362,7 @@ class Covariance final : public InverseEstimator {
     s.report.backend = backend_.name;
     s.report.predicted_tau = model.predicted_tau();
     s.report.analog_seconds = analog;
+    s.report.simulator_steps = engine.simulator_steps() - steps_before;
     s.report.iterations = 1;
     fill(s.report, model, p, acc.count());
     // Standard errors from the variances the settings imply (with the held-noise factors divided

@@ -65,6 +65,7 @@ namespace {
 // Adds one solve to the step's report; returns its solution.
 Eigen::MatrixXd& account(solver::Solution& sol, StepReport& report) {
   report.analog_seconds += sol.report.analog_seconds;
+  report.simulator_steps += sol.report.simulator_steps;
   report.solver_wall_seconds += sol.report.wall_seconds;
   report.solves += 1;
   report.converged = report.converged && sol.report.converged;

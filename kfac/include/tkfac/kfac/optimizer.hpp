@@ -28,6 +28,7 @@ struct StepReport {
   double analog_seconds = 0.0;       // simulated circuit time of this step's solves (0: digital)
   double solver_wall_seconds = 0.0;  // wall time spent inside LinearSolver calls
   int solves = 0;                    // LinearSolver calls in this step
+  long simulator_steps = 0;          // circuit solvers: time points of this step's runs
   bool converged = true;             // false if any solve reported non-convergence
   double kl_scale = 1.0;             // K-FAC: factor applied by KL clipping (1: not clipped)
   // Wall-time breakdown of the step (bench/kfac_step): forward + backward, factor construction

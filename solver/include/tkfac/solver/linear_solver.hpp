@@ -52,6 +52,8 @@ struct SolveReport {
   double wall_seconds = 0.0;
   double analog_seconds = 0.0;  // simulated circuit time summed over runs (0 for digital)
   double predicted_tau = 0.0;   // R C / alpha_min (0 for digital)
+  // Time points the runs took, summed: ngspice's accepted points (spice), exact steps (ou).
+  long simulator_steps = 0;
   int iterations = 0;           // cg iterations (max over columns) or circuit runs
   bool converged = true;        // cg: tolerance reached within the cap
   // Thermodynamic solves (ou, and spice with noise / finite time / warm start), per run:
