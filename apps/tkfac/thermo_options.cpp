@@ -42,6 +42,11 @@ void print_thermo_report(std::ostream& out, const solver::SolveReport& r) {
       << fmt::format("samples            {} per run, effective {:.1f} (slowest mode)\n", r.samples,
                      r.effective_samples)
       << fmt::format("standard error     {:.3e} (largest entry)\n", r.standard_error);
+  if (r.simulator_steps > 0 && r.predicted_tau > 0.0 && r.analog_seconds > 0.0) {
+    out << fmt::format("simulator steps    {} ({:.3g} per tau)\n", r.simulator_steps,
+                       static_cast<double>(r.simulator_steps) * r.predicted_tau /
+                           r.analog_seconds);
+  }
 }
 
 }  // namespace tkfac::cli

@@ -71,6 +71,12 @@ void sample_progress(solver::RunProgress& progress, long k, long steps) {
   }
 }
 
+// How NT was chosen, for the reports.
+std::string nt_rule(const netlist_gen::NetlistOptions& opt) {
+  return opt.noise_sample_time > 0.0 ? " (given)"
+                                     : fmt::format(" (follows the {} mode)", opt.noise_follows);
+}
+
 std::string source_name(const Engine& engine, const netlist_gen::NetlistOptions& opt) {
   return engine.is_spice() ? fmt::format("{} circuit", netlist_gen::to_string(opt.encoding))
                            : "exact OU twin";
@@ -267,9 +273,11 @@ class WindowMean final : public PerColumn {
         mean_standard_errors(model, acc.count(), p.interval, model.mode_variances_x(shape));
     fill(s.report, model, p, acc.count());
     s.report.estimator = "mean";
-    s.report.method =
-        fmt::format("{}: mean over the window after burn-in, beta^-1 = {:g}, seed {}",
-                    source_name(backend_.engine, opt), opt.noise_variance, opt.noise_seed);
+    s.report.method = fmt::format(
+        "{}: mean over the window after burn-in, beta^-1 = {:g}, seed {}, noise held NT = {:.3g} "
+        "tau{}; standard errors from the modes' held-noise variances",
+        source_name(backend_.engine, opt), opt.noise_variance, opt.noise_seed,
+        model.noise_sample_time / model.predicted_tau(), nt_rule(opt));
   }
 };
 
@@ -374,9 +382,10 @@ class Covariance final : public InverseEstimator {
     s.report.standard_error = s.report.standard_errors.maxCoeff();
     s.report.estimator = "covariance";
     s.report.method = fmt::format(
-        "sample covariance / beta^-1 ({}, beta^-1 = {:g}, seed {}{}); expected relative "
-        "(Frobenius) error {:.3g}",
+        "sample covariance / beta^-1 ({}, beta^-1 = {:g}, seed {}, NT = {:.3g} tau{}{}); "
+        "expected relative (Frobenius) error {:.3g}",
         source_name(engine, opt), opt.noise_variance, opt.noise_seed,
+        model.noise_sample_time / model.predicted_tau(), nt_rule(opt),
         shape == NoiseShape::held ? ", held-noise variance factor undone per mode" : "",
         covariance_relative_error(model, acc.count(), p.interval));
     s.report.wall_seconds = seconds_since(start);

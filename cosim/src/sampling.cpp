@@ -76,6 +76,7 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
   set.report.backend = options.backend;
   set.report.estimator = "samples";
   set.report.analog_seconds = analog;
+  set.report.simulator_steps = engine->simulator_steps();
   set.report.predicted_tau = set.model.predicted_tau();
   set.report.iterations = 1;
   set.report.burn_in_seconds = p.burn_in;
