@@ -118,10 +118,13 @@ std::vector<PlotPanel> history_panels(const std::vector<kf::History>& hs) {
       p.log_y = q.which != 2;
       p.log_x = axis != Axis::step;
       if (q.which == 2) p.key = "bottom right";  // digital and circuit solves differ by orders of magnitude
-      for (const auto& h : hs) {
+      for (std::size_t run = 0; run < hs.size(); ++run) {
+        const auto& h = hs[run];
         if (axis == Axis::analog && !(h.analog_seconds > 0.0)) continue;
         PlotSeries s;
         s.label = h.label;
+        // One colour per run in every panel, also where the digital runs are left out.
+        s.style = fmt::format("lines lt {}", run + 1);
         const auto sm = smoothed_loss(h.records);
         for (std::size_t i = 0; i < h.records.size(); ++i) {
           const auto& r = h.records[i];
