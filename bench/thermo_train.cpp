@@ -38,6 +38,7 @@ struct Row {
   double analog = 0.0;
   double wall = 0.0;
   double accuracy = 0.0;
+  double loss = 0.0;
 };
 
 Row train(const std::string& name, const kf::OptimizerConfig& cfg, const kf::Dataset& train_set,
@@ -53,7 +54,9 @@ Row train(const std::string& name, const kf::OptimizerConfig& cfg, const kf::Dat
     row.analog += r.analog_seconds;
     row.simulator_steps += r.simulator_steps;
   }
-  row.accuracy = kf::evaluate(net, test).accuracy;
+  const kf::Evaluation e = kf::evaluate(net, test);
+  row.accuracy = e.accuracy;
+  row.loss = e.loss;
   // Circuit runs: what the solver states per refresh (Method 1) or step (Method 2), times their
   // number (the first step always refreshes).
   if (cfg.kfac.solver.backend != "cholesky") {
@@ -120,11 +123,12 @@ int main(int argc, char** argv) {
   const double base_wall = rows[1].wall;
   std::printf("thermo_train: reference network 49-32-10, batch 64, %ld steps, behavioral circuit\n",
               steps);
-  std::printf("%-22s %9s %12s %12s %10s %9s %12s\n", "configuration", "runs", "sim. steps",
-              "analog s", "wall s", "test acc", "wall / noiseless");
+  std::printf("%-22s %9s %12s %12s %10s %10s %9s %12s\n", "configuration", "runs",
+              "sim. steps", "analog s", "wall s", "test loss", "test acc", "wall / noiseless");
   for (const Row& r : rows) {
-    std::printf("%-22s %9ld %12ld %12.4g %10.2f %8.2f%% %12.2f\n", r.name.c_str(), r.runs,
-                r.simulator_steps, r.analog, r.wall, 100.0 * r.accuracy, r.wall / base_wall);
+    std::printf("%-22s %9ld %12ld %12.4g %10.2f %10.4f %8.2f%% %12.2f\n", r.name.c_str(), r.runs,
+                r.simulator_steps, r.analog, r.wall, r.loss, 100.0 * r.accuracy,
+                r.wall / base_wall);
   }
   return 0;
 }

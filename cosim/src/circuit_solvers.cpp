@@ -48,6 +48,8 @@ class CircuitSolver : public solver::LinearSolver {
     if (from_array && r.matrix.size() != 0) {
       throw InputError("request: has both a matrix and activations, expected one of them");
     }
+    const auto scope = runs_of(r.kind, from_array ? r.activations.rows() : r.matrix.rows(),
+                               r.kind == solver::SolveRequest::Kind::inverse ? 0 : r.rhs.cols());
     const System sys = from_array ? System::of_activations(r.activations, r.damping,
                                                            options_.netlist)
                                   : System{r.matrix, {}};
