@@ -53,10 +53,10 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
   SampleSet set;
   set.model = make_thermo_model(m, b, opt, engine->circuit_view());
   set.shape = engine->is_spice() ? solver::NoiseShape::held : t.noise_shape;
-  // The window follows --inverse-precision when given (`sample --covariance-out` is the inverse
-  // by covariance), else --target-standard-error.
+  // The window follows --target-standard-error when given (the mean), else --inverse-precision
+  // (`sample --covariance-out` is the inverse by covariance).
   const Plan p = make_plan(set.model, t, opt,
-                           t.inverse_precision > 0.0 ? Estimate::covariance : Estimate::mean);
+                           t.target_standard_error > 0.0 ? Estimate::mean : Estimate::covariance);
   set.times.resize(p.samples);
   set.samples.resize(p.samples, m.rows());
   long k = 0;

@@ -22,6 +22,11 @@ nlohmann::json to_json(const KfacOptions& o) {
 KfacOptions kfac_options_from_json(const nlohmann::json& j) {
   const std::string what = "kfac options";
   KfacOptions o;
+  // Checkpoints written before these keys existed ran with the noise sample time following the
+  // fastest mode and covariance windows of 100 tau: keep that meaning for them (a key present
+  // in the file overrides it below).
+  o.solver.netlist.noise_follows = "fastest";
+  o.solver.thermo.inverse_precision = 0.0;
   options::read_json(kfac_option_table(), j, o, what);
   if (j.is_object() && j.contains("solver")) {
     const auto& s = j["solver"];

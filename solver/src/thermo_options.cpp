@@ -22,8 +22,8 @@ const options::OptionTable<ThermoOptions>& thermo_option_table() {
             non_negative("a finite number >= 0 (0: unused)")),
       field("inverse_precision", "--inverse-precision", &O::inverse_precision,
             "covariance inverse: relative (Frobenius) standard error the automatic window aims "
-            "at (0: unused)",
-            non_negative("a finite relative error >= 0 (0: unused)")),
+            "at (0: 100 tau)",
+            non_negative("a finite relative error >= 0 (0: a window of 100 tau)")),
       field("analog_time", "--analog-time", &O::analog_time,
             "return the state at this analog time, in units of R C (0: off)",
             non_negative("a finite time >= 0 in units of R C (0: off)")),
