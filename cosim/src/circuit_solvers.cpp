@@ -7,7 +7,6 @@
 
 #include "circuit_engine.hpp"
 #include "circuit_estimators.hpp"
-#include "tkfac/core/error.hpp"
 #include "tkfac/cosim/backends.hpp"
 #include "tkfac/solver/registry.hpp"
 
@@ -44,12 +43,9 @@ class CircuitSolver : public solver::LinearSolver {
   // With a start: the estimators' *_from calls (the shape is checked there).
   Solution solve_request(const solver::SolveRequest& r) override {
     if (r.start.size() == 0) return LinearSolver::solve_request(r);
-    const bool from_array = r.activations.size() != 0;
-    if (from_array && r.matrix.size() != 0) {
-      throw InputError("request: has both a matrix and activations, expected one of them");
-    }
-    const auto scope = runs_of(r.kind, from_array ? r.activations.rows() : r.matrix.rows(),
-                               r.kind == solver::SolveRequest::Kind::inverse ? 0 : r.rhs.cols());
+    const bool from_array = solver::from_activations(r);
+    const solver::SolveShape shape = solver::shape_of(r);
+    const auto scope = runs_of(shape.kind, shape.n, shape.rhs_columns);
     const System sys = from_array ? System::of_activations(r.activations, r.damping,
                                                            options_.netlist)
                                   : System{r.matrix, {}};

@@ -60,11 +60,16 @@ SolveCost LinearSolver::cost_all(const std::vector<SolveShape>& shapes) const {
   return total;
 }
 
-Solution LinearSolver::solve_request(const SolveRequest& r) {
+bool from_activations(const SolveRequest& r) {
   const bool from_array = r.activations.size() != 0;
   if (from_array && r.matrix.size() != 0) {
     throw InputError("request: has both a matrix and activations, expected one of them");
   }
+  return from_array;
+}
+
+Solution LinearSolver::solve_request(const SolveRequest& r) {
+  const bool from_array = from_activations(r);
   if (r.kind == SolveRequest::Kind::inverse) {
     return from_array ? inverse_activations(r.activations, r.damping)
                       : inverse(r.matrix, r.damping);

@@ -97,8 +97,8 @@ InputValues input_values(const Netlist& netlist, const Eigen::VectorXd& b,
 
 // Re-plans the time steps of a noiseless cold-start netlist whose final state is all that is
 // read (a session's cold solves, cosim's FinalState): TMAX = 3/4 of the predicted tau instead of
-// 1/4, TSTEP = TSTOP (no breakpoint on the way), and `.options trtol` large enough that the truncation-error control never
-// shortens a step; the simulated time stays the same. Why that keeps the accuracy is stated at
+// 1/4, TSTEP = TSTOP (no breakpoint on the way), and `.options trtol` large enough that the
+// truncation-error control never shortens a step; the simulated time stays the same. Why that keeps the accuracy is stated at
 // kFinalStateStepPerTau (src/circuit_parts.cpp) and in the header lines it adds. A given
 // options.max_step is kept. Throws InputError for a noisy netlist or a warm start (their
 // trajectory matters, not only the final state).

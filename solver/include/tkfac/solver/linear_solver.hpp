@@ -97,6 +97,9 @@ struct SolveShape {
   Eigen::Index rhs_columns = 0;  // right-hand sides, for Kind::solve
 };
 SolveShape shape_of(const SolveRequest& request);
+// Whether the request gives M by its activation array; InputError when it gives both a matrix
+// and an array.
+bool from_activations(const SolveRequest& request);
 
 // What solving costs a backend beyond arithmetic, known before it runs, so a program can say
 // what it is about to do: digital backends report nothing.
