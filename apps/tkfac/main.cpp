@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   tkfac::cli::register_train(app);
   tkfac::cli::register_relax(app);
   tkfac::cli::register_sample(app);
+  tkfac::cli::register_profile(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
