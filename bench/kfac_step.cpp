@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     tkfac::cosim::register_backends();
+    tkfac::dense::keep_freed_memory();  // as the tkfac program does
     tkfac::dense::set_threads(threads);
     const std::vector<int> sizes = kf::parse_layer_sizes(layers);
     const int largest = *std::max_element(sizes.begin(), sizes.end()) + 1;

@@ -13,6 +13,7 @@
 
 int main(int argc, char** argv) {
   std::setlocale(LC_ALL, "C");
+  tkfac::dense::keep_freed_memory();
   tkfac::cosim::register_backends();  // spice and ou, for every command that solves
   CLI::App app{
       "tkfac: thermodynamic K-FAC co-simulation with ngspice.\n"

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <lapack.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <limits>
@@ -36,6 +37,25 @@ void set_threads(int n) {
 }
 
 int threads() { return openblas_get_num_threads(); }
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+void mirror_lower(Eigen::MatrixXd& m) {
+  constexpr Eigen::Index kTile = 64;
+  const Eigen::Index n = m.rows();
+  for (Eigen::Index jb = 0; jb < n; jb += kTile) {
+    const Eigen::Index je = std::min(n, jb + kTile);
+    for (Eigen::Index ib = jb; ib < n; ib += kTile) {
+      const Eigen::Index ie = std::min(n, ib + kTile);
+      for (Eigen::Index j = jb; j < je; ++j) {
+        for (Eigen::Index i = std::max(ib, j + 1); i < ie; ++i) m(j, i) = m(i, j);
+      }
+    }
+  }
+}
 
 std::string blas_description() {
   return fmt::format("{} (kernels for {})", openblas_get_config(), openblas_get_corename());
@@ -81,7 +101,7 @@ Eigen::MatrixXd Cholesky::inverse() const {
   lapack_int info = 0;
   LAPACK_dpotri(&uplo, &n, inv.data(), &n, &info);
   if (info != 0) throw InputError(fmt::format("cholesky: dpotri failed (info {})", info));
-  inv.triangularView<Eigen::StrictlyUpper>() = inv.transpose();
+  mirror_lower(inv);
   return inv;
 }
 
