@@ -7,6 +7,7 @@ packages=(
   g++ cmake make pkg-config
   ngspice libngspice0-dev
   libeigen3-dev libfmt-dev doctest-dev libcli11-dev zlib1g-dev
+  libopenblas-dev liblapack-dev
   gnuplot-nox nlohmann-json3-dev
   dataset-fashion-mnist
 )

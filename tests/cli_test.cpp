@@ -1,12 +1,16 @@
 // The `tkfac` program as a user runs it: bad input gives a clear message naming the file, line
 // or option, exit code 2, and no output file.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
 
 #include "cli_helpers.hpp"
 #include "test_util.hpp"
 
 #include "tkfac/core/csv.hpp"
 
+using tkfac::test::run_command;
 using tkfac::test::run_tkfac;
 using tkfac::test::ScratchDir;
 
@@ -170,4 +174,46 @@ TEST_CASE("cli: netlist to stdout is the same text as to a file") {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text == to_stdout.output);
   CHECK(text.find("* tkfac-unknown 0 ") != std::string::npos);
+}
+
+// tkfac profile on a small network: the table, CSV and plot, and the speedup column equal to
+// the two step times' ratio; bad hardware options refused naming the flag.
+TEST_CASE("cli: profile writes a CSV whose speedup is digital over thermodynamic step") {
+  ScratchDir dir("cli-profile");
+  const std::string csv = dir.file("p.csv"), plot = dir.file("p.png");
+  const auto r = run_command(fmt::format(
+      "{} --threads 1 profile --depth 3 --widths 8,16 --batch-size 16 --steps 2 --budget 1 "
+      "--inverse-interval 5 --csv {} --plot {}",
+      TKFAC_CLI, csv, plot));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(r.output.find("1 BLAS thread(s)") != std::string::npos);
+  CHECK(std::filesystem::exists(plot));
+  std::ifstream in(csv);
+  std::string header, line;
+  std::getline(in, header);
+  REQUIRE(header.rfind("width,depth,batch,method,", 0) == 0);
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    REQUIRE(cells.size() == 21);
+    const double digital = std::stod(cells[18]), thermo = std::stod(cells[19]);
+    const double speedup = std::stod(cells[20]);
+    CHECK(speedup == doctest::Approx(digital / thermo).epsilon(1e-5));
+    // The Method 1 step at interval 5: gradient + factors + update + inversion / 5.
+    if (cells[3] == "inverse") {
+      const double expected = std::stod(cells[6]) + std::stod(cells[7]) +
+                              std::stod(cells[9]) + std::stod(cells[8]) / 5;
+      CHECK(digital == doctest::Approx(expected).epsilon(1e-5));
+    }
+    ++rows;
+  }
+  CHECK(rows == 4);  // two widths x two methods
+  const auto bad = run_command(fmt::format("{} profile --link 0 --csv '' --plot ''", TKFAC_CLI));
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("--link") != std::string::npos);
+  const auto big = run_command(fmt::format("{} profile --widths 16384 --depth 1000", TKFAC_CLI));
+  CHECK(big.exit_code == 2);
+  CHECK(big.output.find("GB") != std::string::npos);
 }

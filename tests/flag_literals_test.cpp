@@ -146,6 +146,10 @@ const std::map<std::string, std::set<std::string>> kOtherOptions = {
       "apps/tkfac/cmd_solve.cpp", "apps/tkfac/inputs.cpp"}},
     {"--encoding", {"apps/tkfac/cmd_relax.cpp"}},
     {"--seed", {"apps/tkfac/netlist_options.cpp", "apps/tkfac/cmd_netlist.cpp"}},
+    // tkfac profile's hardware assumptions (HardwareAssumptions): the same meanings as K-FAC's
+    // and the thermodynamic options' flags, for a predicted run rather than a real one.
+    {"--inverse-interval", {"apps/tkfac/cmd_profile.cpp", "kfac/src/hardware_estimate.cpp"}},
+    {"--inverse-precision", {"apps/tkfac/cmd_profile.cpp", "kfac/src/hardware_estimate.cpp"}},
 };
 
 }  // namespace

@@ -433,6 +433,9 @@ class RecordingSolver final : public tkfac::solver::LinearSolver {
   tkfac::solver::Solution solve(const MatrixXd& m, const MatrixXd& b, double damping) override {
     return inner->solve(m, b, damping);
   }
+  tkfac::solver::Solution inverse(const MatrixXd& m, double damping) override {
+    return inner->inverse(m, damping);
+  }
   std::vector<tkfac::solver::Solution> solve_all(
       const std::vector<tkfac::solver::SolveRequest>& requests) override {
     Call c;

@@ -13,5 +13,6 @@ void register_demo(CLI::App& app);
 void register_train(CLI::App& app);
 void register_relax(CLI::App& app);
 void register_sample(CLI::App& app);
+void register_profile(CLI::App& app);
 
 }  // namespace tkfac::cli

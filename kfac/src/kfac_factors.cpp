@@ -4,17 +4,20 @@
 
 #include <cmath>
 
+#include "tkfac/core/dense.hpp"
 #include "tkfac/kfac/loss.hpp"
 
 namespace tkfac::kfac {
 
 namespace {
 
-// (x x^T) * scale as an exactly symmetric matrix (the solvers check symmetry).
+// (x x^T) * scale as an exactly symmetric matrix (the solvers check symmetry): the lower
+// triangle by a rank update (BLAS syrk), mirrored.
 Eigen::MatrixXd gram(const Eigen::MatrixXd& x, double scale) {
   Eigen::MatrixXd m = Eigen::MatrixXd::Zero(x.rows(), x.rows());
   m.selfadjointView<Eigen::Lower>().rankUpdate(x, scale);
-  return m.selfadjointView<Eigen::Lower>();
+  dense::mirror_lower(m);
+  return m;
 }
 
 }  // namespace

@@ -10,13 +10,15 @@
 
 namespace tkfac::solver {
 
-void check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) {
-  netlist_gen::validate_spd(m, damping, "matrix");
+dense::Cholesky check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
+                             double damping) {
+  dense::Cholesky cholesky = netlist_gen::validate_spd(m, damping, "matrix");
   if (b.rows() != m.rows()) {
     throw InputError(fmt::format("right-hand side: has {} rows, expected {} (the matrix size)",
                                  b.rows(), m.rows()));
   }
   if (!b.allFinite()) throw InputError("right-hand side: contains NaN or Inf");
+  return cholesky;
 }
 
 Solution LinearSolver::inverse(const Eigen::MatrixXd& m, double damping) {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "tkfac/core/dense.hpp"
 #include "tkfac/core/option_table.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
@@ -77,8 +78,10 @@ struct NetlistOptions {
 const options::OptionTable<NetlistOptions>& netlist_option_table();
 
 // Checks that `m` is a usable matrix: square, finite, symmetric to 1e-12 relative, and positive
-// definite once `damping` is added. Throws InputError whose message starts with `name`.
-void validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& name);
+// definite once `damping` is added. Throws InputError whose message starts with `name`. Returns
+// the Cholesky factorization of the damped matrix that the check made, for callers that solve
+// with it (one factorization validates and solves).
+dense::Cholesky validate_spd(const Eigen::MatrixXd& m, double damping, const std::string& name);
 
 // `b` may be empty (no right-hand side: inputs at zero). Validates M and b. Throws InputError
 // for Encoding::activation, whose circuit is built from the activation array

@@ -201,7 +201,8 @@ class LinearSolver {
 
 // The checks every backend makes before solving: m square, finite, symmetric and positive
 // definite after damping (message naming "matrix"), b with m's row count and finite (naming
-// "right-hand side"). Throws InputError.
-void check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping);
+// "right-hand side"). Throws InputError. Returns the damped matrix's Cholesky factorization the
+// check made.
+dense::Cholesky check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping);
 
 }  // namespace tkfac::solver
