@@ -4,10 +4,12 @@
 #include <clocale>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/version.hpp"
 #include "tkfac/cosim/backends.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +18,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "tkfac: thermodynamic K-FAC co-simulation with ngspice.\n"
       "Netlists for Kronecker factors, circuit solves, and K-FAC training with pluggable solvers."};
+  app.set_version_flag("--version", std::string("tkfac ") + tkfac::version);
   app.require_subcommand(1);
   app.fallthrough(false);
   tkfac::cli::register_demo(app);
