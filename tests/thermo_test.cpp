@@ -754,7 +754,11 @@ TEST_CASE("cli: sample writes samples and statistics and the same seed repeats t
     CHECK(a.size() > 1000);
     CHECK(a == again);
     CHECK(a != other);
-    const Eigen::MatrixXd samples = tkfac::read_csv_matrix(dir.file("as.csv"));
+    std::istringstream table(a);
+    std::string header;
+    std::getline(table, header);
+    CHECK(header == "t,x_0,x_1,x_2");
+    const Eigen::MatrixXd samples = tkfac::parse_csv_matrix(table, "as.csv");
     CHECK(samples.cols() == 4);  // time, x_0, x_1, x_2
     CHECK(tkfac::read_csv_matrix(dir.file("ac.csv")).rows() == 3);
   }
