@@ -8,6 +8,7 @@ packages=(
   ngspice libngspice0-dev
   libeigen3-dev libfmt-dev doctest-dev libcli11-dev zlib1g-dev
   gnuplot-nox nlohmann-json3-dev
+  pybind11-dev python3-dev python3-numpy python3-pytest
   dataset-fashion-mnist
 )
 
