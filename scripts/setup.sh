@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libfmt-dev doctest-dev libcli11-dev zlib1g-dev
   libopenblas-dev liblapack-dev
   gnuplot-nox nlohmann-json3-dev
+  pybind11-dev python3-dev python3-numpy python3-pytest
   dataset-fashion-mnist
 )
 

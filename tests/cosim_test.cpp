@@ -14,6 +14,8 @@
 #include "test_util.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/cosim/session.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/netlist_gen/netlist.hpp"
 
 namespace {
 
@@ -399,4 +401,35 @@ TEST_CASE("session: 1000 load/run/remove cycles keep memory flat") {
                       "RSS {} -> {} KiB (+{} KiB), log {} lines",
                       total, total, run_seconds, before, after, after - before, s.log().size()));
   CHECK(after - before < 10 * 1024);
+}
+
+TEST_CASE("session: the composable (subckt) netlists solve in-process as the flat ones do") {
+  // The .subckt form with its top level, loaded into the in-process session: the unknowns'
+  // top-level nodes are read as for the flat form, and both match Cholesky to the relaxation
+  // target; the .control block (--control) is ignored in-process.
+  namespace ng = tkfac::netlist_gen;
+  std::mt19937_64 rng(17);
+  const Eigen::MatrixXd m = tkfac::test::random_spd(6, 50.0, rng, 0.5);
+  const Eigen::VectorXd b = tkfac::test::random_vector(6, rng);
+  const Eigen::VectorXd exact = m.llt().solve(b);
+  Session s;
+  for (const auto encoding : {ng::Encoding::behavioral, ng::Encoding::integrator}) {
+    CAPTURE(ng::to_string(encoding));
+    ng::NetlistOptions o;
+    o.encoding = encoding;
+    const ng::Netlist nl = ng::make_netlist(m, b, o);
+    RunOptions ro;
+    ro.nodes = ng::unknown_nodes(nl);
+    s.load(ng::to_spice(nl));
+    const Eigen::VectorXd flat = ng::read_out(nl, s.run(ro).final_values);
+    s.load(ng::to_spice(nl, {.form = ng::NetlistForm::subckt, .control = true}));
+    const RunResult r = s.run(ro);
+    const Eigen::VectorXd composed = ng::read_out(nl, r.final_values);
+    s.remove_circuit();
+    TKFAC_CHECK_REL_NEAR(flat, exact, o.target_rel_error);
+    TKFAC_CHECK_REL_NEAR(composed, exact, o.target_rel_error);
+    MESSAGE(fmt::format("{}: flat {:.3g}, subckt {:.3g} relative error against Cholesky",
+                        ng::to_string(encoding), (flat - exact).norm() / exact.norm(),
+                        (composed - exact).norm() / exact.norm()));
+  }
 }

@@ -791,3 +791,151 @@ TEST_CASE("netlist_gen: integrator with a near-ideal op-amp gain reaches the 1e-
   check_clean(output);
   TKFAC_CHECK_REL_NEAR(solution_full_precision(netlist, output), m.llt().solve(b), 1e-6);
 }
+
+namespace {
+
+// Runs `ngspice -b <file>` in `dir` with HOME set to `dir`: no ~/.spiceinit and no spinit
+// commands from the working directory can change the run (a fresh, empty directory).
+std::string run_ngspice_clean(const std::filesystem::path& dir, const std::string& file) {
+  const std::string command =
+      fmt::format("cd '{0}' && HOME='{0}' LC_ALL=C '{1}' -b '{2}' 2>&1", dir.string(),
+                  TKFAC_NGSPICE_PROGRAM, file);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE_MESSAGE(pipe != nullptr, "cannot start " << command);
+  std::string output;
+  char buffer[4096];
+  while (const std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) {
+    output.append(buffer, got);
+  }
+  const int status = ::pclose(pipe);
+  INFO("ngspice output:\n" << output);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return output;
+}
+
+struct CleanDir {
+  std::filesystem::path path;
+  explicit CleanDir(const std::string& stem)
+      : path(std::filesystem::temp_directory_path() /
+             fmt::format("tkfac_compose_{}_{}", stem, ::getpid())) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~CleanDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// The last row of a wrdata file (header line `time v(...) ...`, then t and one voltage per
+// unknown) read back as x = scale * V.
+Eigen::VectorXd last_wrdata_row(const std::filesystem::path& file, const ng::Netlist& nl) {
+  const std::vector<std::string> lines = tkfac::test::lines_of(read_text(file));
+  REQUIRE(lines.size() >= 3);
+  CHECK(lines.front().find("time") != std::string::npos);
+  std::istringstream last(lines.back());
+  double t = 0.0;
+  last >> t;
+  CHECK(t == doctest::Approx(nl.tran_stop).epsilon(1e-9));
+  Eigen::VectorXd v(static_cast<Eigen::Index>(nl.unknowns.size()));
+  for (Eigen::Index i = 0; i < v.size(); ++i) last >> v(i);
+  REQUIRE(!last.fail());
+  return ng::read_out(nl, v);
+}
+
+}  // namespace
+
+TEST_CASE("netlist_gen: the composable golden netlist in circuits/ is reproduced byte for byte") {
+  ng::NetlistOptions o;
+  o.encoding = ng::Encoding::integrator;
+  const ng::Netlist nl = ng::make_netlist(golden_m(), golden_b(), o);
+  const std::string text = ng::to_spice(nl, {.form = ng::NetlistForm::subckt, .control = true});
+  const auto path = kCircuits / "system3_integrator_subckt.cir";
+  const char* env = std::getenv("TKFAC_REGENERATE_GOLDEN");
+  if (env != nullptr && std::string(env) == "1") {
+    write_text(path, text);
+    MESSAGE("rewrote " << path.string());
+    return;
+  }
+  INFO("regenerate with TKFAC_REGENERATE_GOLDEN=1 if the change is intended; see circuits/README.md");
+  CHECK_MESSAGE(read_text(path) == text, path.string() << " differs:\n" << text);
+}
+
+TEST_CASE("netlist_gen: a hand-written top level .includes a generated library and ngspice runs it") {
+  // The library form (.subckt only, first line a comment) included twice under other node
+  // names and with res = 2 kOhm, cap = 0.5 nF on the second instance (same R C: same tau), run
+  // by the ngspice program in batch mode in an empty directory with HOME there.
+  std::mt19937_64 rng(15);
+  const Eigen::MatrixXd m = tkfac::test::random_spd(4, 20.0, rng, 0.5);
+  const Eigen::VectorXd b = tkfac::test::random_vector(4, rng);
+  const Eigen::VectorXd exact = m.llt().solve(b);
+  for (const auto encoding : {ng::Encoding::behavioral, ng::Encoding::integrator}) {
+    CAPTURE(ng::to_string(encoding));
+    ng::NetlistOptions o;
+    o.encoding = encoding;
+    const ng::Netlist nl = ng::make_netlist(m, b, o);
+    const std::string library = ng::to_spice(nl, {.form = ng::NetlistForm::library});
+    CHECK(library.rfind("* ", 0) == 0);
+    CHECK(library.find(".end\n") == std::string::npos);
+    CleanDir dir(std::string(ng::to_string(encoding)));
+    write_text(dir.path / "solver.lib", library);
+    const std::string name = ng::subckt_name(nl);
+    const std::string top = fmt::format(
+        "my circuit around a tkfac solver\n"
+        ".include solver.lib\n"
+        "Xa a0 a1 a2 a3 {0}\n"
+        "Xb b0 b1 b2 b3 {0} res=2000 cap=0.5e-9\n"
+        "Rload a0 0 1e12\n"
+        ".options method=gear maxord=2\n"
+        ".tran {1} {2} 0 {3} uic\n"
+        ".meas tran va0 FIND v(a0) AT={4}\n.meas tran va1 FIND v(a1) AT={4}\n"
+        ".meas tran va2 FIND v(a2) AT={4}\n.meas tran va3 FIND v(a3) AT={4}\n"
+        ".meas tran vb0 FIND v(b0) AT={4}\n.meas tran vb1 FIND v(b1) AT={4}\n"
+        ".meas tran vb2 FIND v(b2) AT={4}\n.meas tran vb3 FIND v(b3) AT={4}\n"
+        ".end\n",
+        name, nl.tran_step, nl.tran_stop, nl.tran_max_step, ng::read_out_time(nl));
+    write_text(dir.path / "top.cir", top);
+    const std::string output = run_ngspice_clean(dir.path, "top.cir");
+    check_clean(output);
+    const auto va = parse_values(output, "va");
+    const auto vb = parse_values(output, "vb");
+    REQUIRE(va.size() == 4);
+    REQUIRE(vb.size() == 4);
+    Eigen::VectorXd xa(4), xb(4);
+    for (int i = 0; i < 4; ++i) {
+      xa(i) = nl.unknowns[static_cast<std::size_t>(i)].scale * va.at(std::to_string(i));
+      xb(i) = nl.unknowns[static_cast<std::size_t>(i)].scale * vb.at(std::to_string(i));
+    }
+    // 7 printed digits (5e-7), relaxation 1e-6; the 1e12 ohm load on a0 draws 1e-9 of g0.
+    TKFAC_CHECK_REL_NEAR(xa, exact, 3e-6);
+    TKFAC_CHECK_REL_NEAR(xb, exact, 3e-6);
+  }
+}
+
+TEST_CASE("netlist_gen: --control netlists run unchanged with ngspice -b and write the unknowns") {
+  std::mt19937_64 rng(16);
+  const Eigen::MatrixXd m = tkfac::test::random_spd(5, 100.0, rng, 0.5);
+  const Eigen::VectorXd b = tkfac::test::random_vector(5, rng);
+  const Eigen::VectorXd exact = m.llt().solve(b);
+  for (const auto encoding : {ng::Encoding::behavioral, ng::Encoding::integrator}) {
+    for (const auto form : {ng::NetlistForm::flat, ng::NetlistForm::subckt}) {
+      CAPTURE(ng::to_string(encoding));
+      CAPTURE(form == ng::NetlistForm::flat);
+      ng::NetlistOptions o;
+      o.encoding = encoding;
+      const ng::Netlist nl = ng::make_netlist(m, b, o);
+      const std::string text =
+          ng::to_spice(nl, {.form = form, .control = true, .wrdata_file = "x.txt"});
+      CleanDir dir("control");
+      write_text(dir.path / "c.cir", text);
+      const std::string output = run_ngspice_clean(dir.path, "c.cir");
+      check_clean(output);
+      // One transient (the control block's run, then quit): each .meas printed once.
+      CHECK(parse_values(output, "tkfac_final_").size() == 5);
+      const Eigen::VectorXd x = last_wrdata_row(dir.path / "x.txt", nl);
+      // wrdata's 9 significant digits (5e-9) and the relaxation target 1e-6.
+      TKFAC_CHECK_REL_NEAR(x, exact, 2e-6);
+    }
+  }
+}

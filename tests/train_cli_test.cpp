@@ -54,7 +54,8 @@ TEST_CASE("train: synthetic run writes log, plot and checkpoint, and --init resu
   std::string header;
   std::getline(log, header);
   CHECK(header ==
-        "step,wall_seconds,analog_seconds,analog_seconds_total,train_loss,train_accuracy,test_loss,"
+        "run,step,wall_seconds,analog_seconds,analog_seconds_total,train_loss,train_accuracy,"
+        "test_loss,"
         "test_accuracy");
   long lines = 0;
   for (std::string l; std::getline(log, l);) ++lines;
@@ -306,10 +307,11 @@ TEST_CASE("train: Ctrl-C and SIGTERM stop cleanly: exit 128 + signal, the log so
     // The log: a header and one whole line per completed step, numbered 1, 2, ...
     const std::vector<std::string> lines = lines_of(log);
     REQUIRE(lines.size() >= 2);
-    CHECK(lines[0].rfind("step,", 0) == 0);
+    CHECK(lines[0].rfind("run,step,", 0) == 0);
     for (std::size_t i = 1; i < lines.size(); ++i) {
-      CHECK(std::count(lines[i].begin(), lines[i].end(), ',') == 7);
-      CHECK(lines[i].rfind(std::to_string(i) + ",", 0) == 0);
+      CHECK(std::count(lines[i].begin(), lines[i].end(), ',') == 8);
+      const std::string after_run = lines[i].substr(lines[i].find(',') + 1);
+      CHECK(after_run.rfind(std::to_string(i) + ",", 0) == 0);
     }
     const long steps = static_cast<long>(lines.size()) - 1;
     CHECK(out.find(fmt::format("{} of 100000000 steps", steps)) != std::string::npos);

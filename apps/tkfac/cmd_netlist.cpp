@@ -20,6 +20,9 @@ struct NetlistArgs {
   std::string rhs;
   double damping = 0.0;
   std::string output;
+  std::string form = "flat";  // --form: flat | subckt | library (netlist.hpp, RenderOptions)
+  bool control = false;       // --control: a .control block that runs and writes the unknowns
+  std::string wrdata = "tkfac-unknowns.txt";
   CircuitArgs circuit;
   std::string activations;  // --activations: M = a a^T / b from an N x b array
   LayerArgs layer;          // --model ...: a factor of a trained network's layer
@@ -31,6 +34,16 @@ void run_netlist(const NetlistArgs& a) {
     throw InputError(
         "--matrix: expected exactly one of --matrix, --activations and --model (the matrix to "
         "encode)");
+  }
+  netlist_gen::RenderOptions render;
+  render.form = netlist_gen::parse_netlist_form(a.form, "--form");
+  render.control = a.control;
+  render.wrdata_file = a.wrdata;
+  if (render.control && render.form == netlist_gen::NetlistForm::library) {
+    throw InputError("--control: a library (--form library) has no top level to run");
+  }
+  if ((render.form != netlist_gen::NetlistForm::flat || render.control) && a.matrix.empty()) {
+    throw InputError("--form, --control: only for a netlist of --matrix");
   }
   if (!a.layer.model.empty()) {
     run_layer_netlist(a.layer, a.circuit, a.output);
@@ -60,7 +73,7 @@ void run_netlist(const NetlistArgs& a) {
     }
     b = bm.col(0);
   }
-  const std::string text = netlist_gen::to_spice(netlist_gen::make_netlist(m, b, opt));
+  const std::string text = netlist_gen::to_spice(netlist_gen::make_netlist(m, b, opt), render);
   if (a.output.empty()) {
     std::cout << text;
   } else {
@@ -83,6 +96,15 @@ void register_netlist(CLI::App& app) {
   cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero");
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
   cmd->add_option("--output,-o", args->output, "netlist file to write (default: stdout)");
+  cmd->add_option("--form", args->form,
+                  "flat (as run in-process) | subckt (.subckt with res, cap, gain parameters and "
+                  "a top level instantiating it) | library (the .subckt alone, to .include)")
+      ->capture_default_str();
+  cmd->add_flag("--control", args->control,
+                "add a .control block that runs the transient and writes t and the unknowns' "
+                "voltages with wrdata (ngspice -b)");
+  cmd->add_option("--wrdata", args->wrdata, "the file --control's wrdata writes")
+      ->capture_default_str();
   args->circuit.add_to(cmd);
   args->circuit.add_seed_alias(cmd);
   add_layer_options(cmd, &args->layer);

@@ -116,7 +116,11 @@ void run_sample(SampleArgs a) {
     table.col(0) = set.times;
     table.rightCols(m.rows()) = set.samples;
     write_file_atomically(a.output, "--output", [&](std::ostream& os) {
-      os << "# tkfac sample: time (s), then x_0 .. x_" << m.rows() - 1 << "; one row per sample\n";
+      // A header line (t in seconds, then the unknowns), read by numpy.genfromtxt(names=True)
+      // and pandas.read_csv; one row per sample.
+      os << "t";
+      for (Eigen::Index i = 0; i < m.rows(); ++i) os << ",x_" << i;
+      os << "\n";
       write_csv_matrix(os, table);
     });
     std::cout << fmt::format("samples written    {}\n", a.output);

@@ -123,8 +123,11 @@ std::vector<PlotPanel> history_panels(const std::vector<kf::History>& hs) {
         if (axis == Axis::analog && !(h.analog_seconds > 0.0)) continue;
         PlotSeries s;
         s.label = h.label;
-        // One colour per run in every panel, also where the digital runs are left out.
-        s.style = fmt::format("lines lt {}", run + 1);
+        // One colour per run in every panel, also where the digital runs are left out. Runs
+        // that agree (kfac:cholesky and kfac:spice) draw on top of each other, so the earlier a
+        // run is drawn the wider its line, and each has its own dash pattern: all stay visible.
+        const double width = 1.0 + 1.5 * static_cast<double>(hs.size() - 1 - run);
+        s.style = fmt::format("lines lt {} lw {:.1f} dt {}", run + 1, width, run + 1);
         const auto sm = smoothed_loss(h.records);
         for (std::size_t i = 0; i < h.records.size(); ++i) {
           const auto& r = h.records[i];
@@ -256,8 +259,11 @@ class RunWatch {
   // After each step (Trainer's callback). Throws Interrupted when a stop was asked for.
   void on_step(const kf::StepRecord& r) {
     partial_.records.push_back(r);
-    smooth_ = std::isnan(smooth_) ? r.train_loss : 0.95 * smooth_ + 0.05 * r.train_loss;
-    if (!std::isnan(r.test_accuracy)) test_acc_ = r.test_accuracy;
+    last_loss_ = r.train_loss;
+    if (!std::isnan(r.test_accuracy)) {
+      test_acc_ = r.test_accuracy;
+      test_step_ = r.step;
+    }
     if (partial_.records.size() == 1) print_estimate(r);
     if (stop_.requested()) {
       stopped_in_step_ = false;
@@ -293,9 +299,16 @@ class RunWatch {
   // Whether the stop came inside a step (its circuit solves), not between two steps.
   bool stopped_in_step() const { return stopped_in_step_; }
   std::string status() const {
-    std::string s = fmt::format("loss {:.4f} test acc {:.1f}%", smooth_, 100 * test_acc_);
+    // Only measured values, each labelled: the last step's batch loss, and the test accuracy
+    // with the step it was measured at (none before the first evaluation).
+    std::string s;
+    if (!std::isnan(last_loss_)) s = fmt::format("batch loss {:.4f}", last_loss_);
+    if (!std::isnan(test_acc_)) {
+      s += fmt::format("{}test acc {:.1f}% (step {})", s.empty() ? "" : " ", 100 * test_acc_,
+                       test_step_);
+    }
     if (in_call_) {
-      s += fmt::format(" | {} {}/{}: circuit run {}/{}", call_name_, calls_done_ + 1,
+      s += fmt::format("{}{} {}/{}: circuit run {}/{}", s.empty() ? "" : " | ", call_name_, calls_done_ + 1,
                        calls_total_, call_.runs_done + 1, call_.runs_total);
       if (call_.run_fraction > 0) s += fmt::format(" {:.0f}%", 100 * call_.run_fraction);
     }
@@ -345,7 +358,8 @@ class RunWatch {
   bool quiet_;
   std::unique_ptr<ProgressBar> bar_;
   kf::History partial_;
-  double smooth_ = std::nan(""), test_acc_ = std::nan("");
+  double last_loss_ = std::nan(""), test_acc_ = std::nan("");
+  long test_step_ = 0;
   long calls_total_ = 0, calls_done_ = 0;
   std::string call_name_, calls_name_;  // "refresh", "refreshes"
   bool in_call_ = false;

@@ -4,11 +4,13 @@
 #include <clocale>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "tkfac/core/dense.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/version.hpp"
 #include "tkfac/cosim/backends.hpp"
 
 int main(int argc, char** argv) {
@@ -18,6 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "tkfac: thermodynamic K-FAC co-simulation with ngspice.\n"
       "Netlists for Kronecker factors, circuit solves, and K-FAC training with pluggable solvers."};
+  app.set_version_flag("--version", std::string("tkfac ") + tkfac::version);
   app.require_subcommand(1);
   // --threads may come before or after the subcommand (the one option every command shares).
   app.fallthrough(true);

@@ -135,11 +135,13 @@ void write_plot(const std::string& path, const std::vector<PlotPanel>& panels,
       }
       if (points == 0) continue;
       data << "# panel " << p << ": " << s.label << "\n" << block.str() << "\n\n";
-      items.push_back(fmt::format("data index {} using 1:2 with {} lw 1.5 title {}", index,
+      // A style that sets its own line width keeps it; the others get 1.5.
+      const bool own_width = s.style.find(" lw ") != std::string::npos;
+      items.push_back(fmt::format("data index {} using 1:2 with {}{} title {}", index,
                                   !s.style.empty() ? s.style
                                   : points == 1    ? std::string("points")
                                                    : std::string("lines"),
-                                  quoted(s.label)));
+                                  own_width ? "" : " lw 1.5", quoted(s.label)));
       ++index;
     }
     plots << fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),

@@ -51,7 +51,18 @@ void ProgressBar::draw(long done, const std::string& status, double fraction, bo
   const double frac = std::clamp(
       fraction >= 0.0 ? fraction : static_cast<double>(done) / static_cast<double>(total_), 0.0,
       1.0);
-  const double eta = frac > 0 ? elapsed * (1 - frac) / frac : -1;
+  // The ETA extrapolates the rate measured since the first update that showed progress, so the
+  // start-up (loading, the first circuit's setup) is not taken as the rate of the rest; until a
+  // second such point exists it is unknown (--:--).
+  double eta = -1.0;
+  if (!have_rate_origin_ && frac > 0.0) {
+    have_rate_origin_ = true;
+    origin_time_ = now;
+    origin_fraction_ = frac;
+  } else if (have_rate_origin_ && frac > origin_fraction_) {
+    const double since = std::chrono::duration<double>(now - origin_time_).count();
+    eta = since * (1.0 - frac) / (frac - origin_fraction_);
+  }
   constexpr int kWidth = 28;
   const int filled = static_cast<int>(frac * kWidth);
   const std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');

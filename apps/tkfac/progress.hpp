@@ -7,7 +7,8 @@
 //   for (...) { ...; bar.update(step + 1, fmt::format("loss {:.3f}", loss)); }
 //   bar.finish();
 // update(done, status, fraction) draws `fraction` (e.g. of the circuit work, which dominates a
-// circuit run's time) instead of done / total, and bases the ETA on it; note(text) prints a line
+// circuit run's time) instead of done / total, and bases the ETA on it (the rate measured from
+// the first update that showed progress on; --:-- until then); note(text) prints a line
 // on stdout without tearing the bar.
 #include <chrono>
 #include <string>
@@ -30,6 +31,10 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   bool drawn_ = false;  // a line is on the terminal, not ended
+  // Where the ETA's rate is measured from (the first update with progress).
+  bool have_rate_origin_ = false;
+  std::chrono::steady_clock::time_point origin_time_;
+  double origin_fraction_ = 0.0;
 };
 
 }  // namespace tkfac::cli

@@ -11,7 +11,6 @@
 #include "tkfac/netlist_gen/activation.hpp"
 
 namespace tkfac::cosim {
-namespace {
 
 // ngspice allows one instance per process: every spice solver alive shares one Session, created
 // on first use and destroyed with the last solver.
@@ -24,8 +23,6 @@ std::shared_ptr<Session> shared_session() {
   }
   return s;
 }
-
-}  // namespace
 
 unsigned run_seed(unsigned seed, int run) { return seed + 7919u * static_cast<unsigned>(run); }
 

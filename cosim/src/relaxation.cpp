@@ -19,6 +19,12 @@ namespace {
 constexpr double kFitStartTaus = 1.0;
 constexpr double kFitDecades = 7.0;
 constexpr double kMaxStepPerTau = 1.0 / 20.0;
+// Eigenvalues within this relative distance of alpha_min count as the slowest eigenspace.
+constexpr double kSameRate = 1e-6;
+// The waveform's round-off relative to |V_eq| (ngspice's doubles through an LU solve per step):
+// the slow component is fitted only above it, over at least kMinFitDecades.
+constexpr double kRoundOff = 1e-12;
+constexpr double kMinFitDecades = 3.0;
 }  // namespace
 
 RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
@@ -58,19 +64,33 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
   damped.diagonal().array() += options.damping;
   const Eigen::MatrixXd m_hat = 0.5 * (damped + damped.transpose()) / nl.summary.matrix_scale;
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(m_hat);
-  const Eigen::VectorXd q = eig.eigenvectors().col(0);
+  // The slowest eigenspace: every eigenvalue within kSameRate of alpha_min decays at its rate (a
+  // repeated smallest eigenvalue, e.g. kappa = 1, has a whole space of slowest modes; one
+  // eigenvector of it would see only part of the slow error).
+  const double alpha0 = eig.eigenvalues()(0);
+  Eigen::Index slow_dim = 1;
+  while (slow_dim < n && eig.eigenvalues()(slow_dim) <= alpha0 * (1.0 + kSameRate)) ++slow_dim;
+  const Eigen::MatrixXd q = eig.eigenvectors().leftCols(slow_dim);
   const Eigen::VectorXd v_eq = m_hat.llt().solve(b / nl.summary.rhs_scale);
   const double norm_eq = v_eq.norm();
-  const double c0 = std::abs(q.dot(v_eq));
-  if (!(c0 > 1e-12 * norm_eq)) {
-    throw InputError(
-        "--rhs: the right-hand side has no component along the slowest mode; its decay cannot "
-        "be measured (expected a b with q_min^T M^-1 b != 0)");
+  const double c0 = (q.transpose() * v_eq).norm();
+  r.slow_dimension = static_cast<int>(slow_dim);
+  r.slow_share = c0 / norm_eq;
+  // The fit needs kMinFitDecades of decay above the round-off floor; with less the slope is
+  // the round-off's, not the circuit's.
+  if (!(r.slow_share >= kRoundOff * std::pow(10.0, kMinFitDecades))) {
+    throw InputError(fmt::format(
+        "--rhs: the right-hand side's share of the slowest mode is {:.3g} of M^-1 b (|Q_min^T "
+        "M^-1 b| / |M^-1 b|, {} slowest mode{}); its decay cannot be fitted above the "
+        "simulator's round-off ({:.0e} relative) over {} decades (expected a share >= {:.0e}; "
+        "add a component along the slowest eigenvector to b)",
+        r.slow_share, slow_dim, slow_dim == 1 ? "" : "s", kRoundOff, kMinFitDecades,
+        kRoundOff * std::pow(10.0, kMinFitDecades)));
   }
 
   // Stream: least-squares sums of (t, log|c|) over the tail, and the first crossing of each eps.
   const double fit_from = kFitStartTaus * tau;
-  const double floor = c0 * std::pow(10.0, -kFitDecades);
+  const double floor = std::max(c0 * std::pow(10.0, -kFitDecades), kRoundOff * norm_eq);
   double s1 = 0, st = 0, sy = 0, stt = 0, sty = 0;
   double t_first = std::numeric_limits<double>::quiet_NaN(), t_last = 0.0;
   r.time_to_eps.assign(eps_levels.size(), std::numeric_limits<double>::quiet_NaN());
@@ -79,7 +99,7 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
   ro.nodes = netlist_gen::unknown_nodes(nl);  // node voltages by unknown index
   ro.observer = [&](double t, const Eigen::VectorXd& v) {
     const Eigen::VectorXd d = v - v_eq;
-    const double c = std::abs(q.dot(d));
+    const double c = (q.transpose() * d).norm();
     if (t >= fit_from && c > floor) {
       const double y = std::log(c);
       s1 += 1;
@@ -117,10 +137,14 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
   } else {
     r.tau_measured = std::numeric_limits<double>::quiet_NaN();
   }
-  const double w = c0 / norm_eq;
+  r.matrix_scale = nl.summary.matrix_scale;
+  const double w = r.slow_share;
   for (double e : eps_levels) {
     r.time_bound.push_back(tau * std::log(1.0 / e));
-    r.time_refined.push_back(tau * std::log(w / e));
+    // With w <= eps the slow modes are below eps from the start and the prediction says
+    // nothing (it would be a negative time).
+    r.time_refined.push_back(w > e ? tau * std::log(w / e)
+                                   : std::numeric_limits<double>::quiet_NaN());
   }
   r.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();

@@ -30,16 +30,22 @@ namespace {
 std::string cell(double v) {
   return std::isnan(v) ? std::string() : fmt::format("{}", v);
 }  // shortest round-trip form
+
+// RFC 4180 quoting for a label that holds a comma, quote or line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + '"';
+}
 }  // namespace
 
 void write_history_csv(std::ostream& out, const std::vector<History>& histories) {
-  const bool several = histories.size() > 1;
-  if (several) out << "run,";
-  out << "step,wall_seconds,analog_seconds,analog_seconds_total,train_loss,train_accuracy,"
+  out << "run,step,wall_seconds,analog_seconds,analog_seconds_total,train_loss,train_accuracy,"
          "test_loss,test_accuracy\n";
   for (const auto& h : histories) {
     for (const auto& r : h.records) {
-      if (several) out << h.label << ',';
+      out << csv_field(h.label) << ',';
       out << r.step << ',' << cell(r.wall_seconds) << ',' << cell(r.analog_seconds) << ','
           << cell(r.analog_seconds_total) << ',' << cell(r.train_loss) << ','
           << cell(r.train_accuracy) << ',' << cell(r.test_loss) << ',' << cell(r.test_accuracy)

@@ -1,10 +1,13 @@
 #include "tkfac/netlist_gen/netlist.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <iterator>
 #include <stdexcept>
+
+#include "tkfac/core/error.hpp"
 
 namespace tkfac::netlist_gen {
 
@@ -113,6 +116,150 @@ std::string to_spice(const Netlist& netlist) {
   for (const Unknown& u : netlist.unknowns) {
     fmt::format_to(line, ".meas tran tkfac_final_{} FIND v({}) AT={}\n", u.index, u.node, at);
   }
+  fmt::format_to(line, ".end\n");
+  return out;
+}
+
+NetlistForm parse_netlist_form(const std::string& text, const std::string& option) {
+  if (text == "flat") return NetlistForm::flat;
+  if (text == "subckt") return NetlistForm::subckt;
+  if (text == "library") return NetlistForm::library;
+  throw InputError(fmt::format("{}: '{}' is not flat, subckt or library", option, text));
+}
+
+std::string subckt_name(const Netlist& netlist) {
+  return fmt::format("tkfac_{}_{}", netlist.encoding, netlist.summary.size);
+}
+
+namespace {
+
+// A value as a multiple of a parameter: {res*1.5}, {cap}, ... (the factor in shortest
+// round-trip form; exactly the parameter when the factor is 1).
+std::string scaled(const std::string& param, double factor) {
+  if (factor == 1.0) return fmt::format("{{{}}}", param);
+  return fmt::format("{{{}*{}}}", param, num(factor));
+}
+
+// The card of an element inside the subcircuit: R, C, the op-amps' gain and the conductances
+// and currents set by g0 = 1/R follow the parameters res, cap and gain.
+std::string subckt_card(const Element& e, double r0, double c0, double a0) {
+  switch (e.kind) {
+    case ElementKind::resistor:
+      return fmt::format("{} {} {} {}", e.name, e.n_plus, e.n_minus, scaled("res", e.value / r0));
+    case ElementKind::capacitor:
+      return e.initial_voltage
+                 ? fmt::format("{} {} {} {} IC={}", e.name, e.n_plus, e.n_minus,
+                               scaled("cap", e.value / c0), num(*e.initial_voltage))
+                 : fmt::format("{} {} {} {}", e.name, e.n_plus, e.n_minus,
+                               scaled("cap", e.value / c0));
+    case ElementKind::vccs:
+      // g0 m_hat_ij = m_hat_ij / R
+      return fmt::format("{} {} {} {} {} {{{}/res}}", e.name, e.n_plus, e.n_minus, e.c_plus,
+                         e.c_minus, num(e.value * r0));
+    case ElementKind::opamp:
+      return fmt::format("{} {} {} {} {} {}", e.name, e.n_plus, e.n_minus, e.c_plus, e.c_minus,
+                         a0 > 0 ? scaled("gain", e.value / a0) : num(e.value));
+    case ElementKind::current_source:
+      // g0 b_hat_i = b_hat_i / R
+      return fmt::format("{} {} {} dc {{{}/res}}", e.name, e.n_plus, e.n_minus, num(e.value * r0));
+    case ElementKind::voltage_source:
+    case ElementKind::noise_current:
+      return to_spice(e);  // DAC volts; noise rms (set for the generated R, C: see the header)
+  }
+  return {};
+}
+
+void comment_lines(std::back_insert_iterator<std::string> line,
+                   const std::vector<std::string>& lines) {
+  for (const std::string& c : lines) {
+    if (c.empty()) {
+      fmt::format_to(line, "*\n");
+    } else {
+      fmt::format_to(line, "* {}\n", c);
+    }
+  }
+}
+
+void control_block(std::back_insert_iterator<std::string> line, const Netlist& netlist,
+                   const std::string& file) {
+  fmt::format_to(line, "*\n* --- control: run, then write time and the unknowns' voltages\n");
+  fmt::format_to(line, "*     (columns: t, V(node) per unknown, in index order; x = scale * V)\n");
+  fmt::format_to(line, ".control\nrun\nset wr_singlescale\nset wr_vecnames\nwrdata {}", file);
+  for (const std::string& node : unknown_nodes(netlist)) fmt::format_to(line, " v({})", node);
+  // quit: ngspice -b would otherwise run the .tran a second time after the control block.
+  fmt::format_to(line, "\nquit\n.endc\n");
+}
+
+void top_level_analysis(std::back_insert_iterator<std::string> line, const Netlist& netlist) {
+  fmt::format_to(line, "*\n* --- simulator settings\n");
+  for (const std::string& o : netlist.options) fmt::format_to(line, ".options {}\n", o);
+  if (netlist.tran_max_step > 0) {
+    fmt::format_to(line, ".tran {} {} 0 {} uic\n", num(netlist.tran_step), num(netlist.tran_stop),
+                   num(netlist.tran_max_step));
+  } else {
+    fmt::format_to(line, ".tran {} {} uic\n", num(netlist.tran_step), num(netlist.tran_stop));
+  }
+  fmt::format_to(line, "*\n* --- read-out: final voltages (`ngspice -b` prints them)\n");
+  const std::string at = num(read_out_time(netlist));
+  for (const Unknown& u : netlist.unknowns) {
+    fmt::format_to(line, ".meas tran tkfac_final_{} FIND v({}) AT={}\n", u.index, u.node, at);
+  }
+}
+
+}  // namespace
+
+std::string to_spice(const Netlist& netlist, const RenderOptions& render) {
+  if (render.form == NetlistForm::flat) {
+    std::string text = to_spice(netlist);
+    if (!render.control) return text;
+    // Before .end.
+    text.resize(text.size() - std::string(".end\n").size());
+    std::string tail;
+    control_block(std::back_inserter(tail), netlist, render.wrdata_file);
+    return text + tail + ".end\n";
+  }
+  const double r0 = netlist.summary.resistance, c0 = netlist.summary.capacitance;
+  double a0 = 0.0;  // the op-amps' gain (every op-amp of an encoding has the same)
+  for (const Element* e : netlist.circuit.all_elements()) {
+    if (e->kind == ElementKind::opamp) {
+      a0 = e->value;
+      break;
+    }
+  }
+  const std::vector<std::string> nodes = unknown_nodes(netlist);
+  const std::string name = subckt_name(netlist);
+  std::string out;
+  auto line = std::back_inserter(out);
+  // A comment first: the title when run, a comment when `.include`d.
+  fmt::format_to(line, "* {}\n", netlist.title);
+  comment_lines(line, netlist.header);
+  fmt::format_to(line, "*\n* Composable form: the circuit is the subcircuit {} with ports the\n", name);
+  fmt::format_to(line, "* unknowns' nodes ({}) and parameters res (R, ohms), cap (C, farads)\n",
+                 fmt::join(nodes, " "));
+  fmt::format_to(line, "* and gain (op-amp gain A); ground is node 0. Resistances, conductances\n");
+  fmt::format_to(line, "* and input currents scale with res, capacitors with cap, op-amps with\n");
+  fmt::format_to(line, "* gain; the resistor trimming for the finite gain and any noise sources\n");
+  fmt::format_to(line, "* are those of the generated values (res={}, cap={}, gain={}).\n", num(r0),
+                 num(c0), num(a0));
+  fmt::format_to(line, "* Use: .include this file, then  X1 {} {}\n", fmt::join(nodes, " "), name);
+  for (const Unknown& u : netlist.unknowns) {
+    fmt::format_to(line, "* tkfac-unknown {} {} {:.17g}\n", u.index, u.node, u.scale);
+  }
+  fmt::format_to(line, "*\n.subckt {} {} params: res={} cap={} gain={}\n", name,
+                 fmt::join(nodes, " "), num(r0), num(c0), num(a0 > 0 ? a0 : 1.0));
+  for (const Block& b : netlist.circuit.blocks) {
+    fmt::format_to(line, "*\n");
+    comment_lines(line, b.comments);
+    for (const Element& e : b.elements) {
+      fmt::format_to(line, "{}\n", subckt_card(e, r0, c0, a0));
+    }
+  }
+  fmt::format_to(line, ".ends {}\n", name);
+  if (render.form == NetlistForm::library) return out;
+  fmt::format_to(line, "*\n* --- top level: the subcircuit on nodes named as the unknowns\n");
+  fmt::format_to(line, "X_tkfac {} {}\n", fmt::join(nodes, " "), name);
+  top_level_analysis(line, netlist);
+  if (render.control) control_block(line, netlist, render.wrdata_file);
   fmt::format_to(line, ".end\n");
   return out;
 }

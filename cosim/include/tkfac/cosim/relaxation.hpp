@@ -1,7 +1,8 @@
 #pragma once
 // Measuring the relaxation time of a circuit from its waveform (`tkfac relax`): a noiseless
-// transient from a cold start, V(t) - V_eq projected on the slowest eigenvector q of M_hat,
-// and a least-squares fit of log |q^T (V(t) - V_eq)| against t over its tail.
+// transient from a cold start, V(t) - V_eq projected on the slowest eigenspace Q of M_hat (all
+// eigenvectors of alpha_min, which may be repeated), and a least-squares fit of
+// log |Q^T (V(t) - V_eq)| against t over its tail.
 //
 //   tkfac::cosim::Session session;
 //   auto r = tkfac::cosim::measure_relaxation(session, M, b, netlist_options);
@@ -24,15 +25,18 @@ namespace tkfac::cosim {
 struct RelaxMeasurement {
   int size = 0;
   double condition_number = 0.0;
-  double alpha_min = 0.0;
+  double alpha_min = 0.0;       // smallest eigenvalue of M_hat = (M + damping I) / s_M
+  double matrix_scale = 0.0;    // s_M: M's smallest eigenvalue is s_M alpha_min - damping
+  int slow_dimension = 0;       // eigenvalues within 1e-6 of alpha_min (the slowest eigenspace)
+  double slow_share = 0.0;      // w = |Q_min^T V_eq| / |V_eq|: the slow modes' share of the start error
   double tau_predicted = 0.0;  // R C / alpha_min, seconds
   double tau_measured = 0.0;   // -1 / slope of the log-linear fit, seconds
   double fit_start = 0.0;      // the fitted span, seconds
   double fit_end = 0.0;
   long fit_points = 0;
   // Time for ||V - V_eq|| / ||V_eq|| to fall to eps_levels[i] (NaN if not reached), and the
-  // predictions: the bound tau ln(1/eps), and tau ln(w / eps) with w = |q^T V_eq| / ||V_eq||
-  // (the slow mode's share of the start error, which is what is left at late times).
+  // predictions: the bound tau ln(1/eps), and tau ln(w / eps) with w = slow_share (what is left
+  // at late times is the start error's component in the slowest eigenspace; NaN if w <= eps).
   std::vector<double> eps_levels;
   std::vector<double> time_to_eps;
   std::vector<double> time_bound;
@@ -42,7 +46,8 @@ struct RelaxMeasurement {
   double wall_seconds = 0.0;
 };
 
-// Noiseless (options.noise_variance must be 0), cold start. options.sim_time 0: long enough for
+// Noiseless (options.noise_variance must be 0), cold start. Throws InputError when b's share
+// of the slowest eigenspace is below 1e-9 (too little decay above round-off to fit). options.sim_time 0: long enough for
 // the smallest eps (tau ln(1/eps) + ln 10 margin). `b` empty: a fixed pseudo-random b.
 RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
                                     const Eigen::VectorXd& b, netlist_gen::NetlistOptions options,

@@ -14,6 +14,7 @@
 // stops on an unrecoverable error (its ControlledExit callback), the Session unloads it and loads
 // it afresh: the call throws, the circuit is gone, and the Session can load another.
 // Not thread-safe: one Session, used from one thread at a time.
+#include <memory>
 #include <Eigen/Dense>
 #include <functional>
 #include <string>
@@ -73,6 +74,10 @@ class Session {
  private:
   Impl* impl_;
 };
+
+// The process's one Session, shared by every spice solver alive (and by other users such as the
+// Python module's relax): created on first use, destroyed when the last holder lets go.
+std::shared_ptr<Session> shared_session();
 
 // Removes a session's loaded circuit at the end of a scope, however the scope ends. A failure of
 // the removal itself is swallowed: it must not hide the error that ended the scope.

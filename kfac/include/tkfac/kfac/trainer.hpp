@@ -60,9 +60,9 @@ struct History {
   bool stopped_early = false;
 };
 
-// Per-step CSV: step,wall_seconds,analog_seconds,analog_seconds_total,train_loss,
-// train_accuracy,test_loss,test_accuracy (empty cells where not evaluated). With several
-// histories a first column `run` holds the label.
+// Per-step CSV: run,step,wall_seconds,analog_seconds,analog_seconds_total,train_loss,
+// train_accuracy,test_loss,test_accuracy (empty cells where not evaluated); `run` holds the
+// History's label (quoted if it holds a comma), for one history as for several.
 void write_history_csv(std::ostream& out, const std::vector<History>& histories);
 
 struct Evaluation {

@@ -79,6 +79,30 @@ struct Netlist {
 // `ngspice -b` prints the final voltages), `.end`.
 std::string to_spice(const Netlist& netlist);
 
+// Netlists that compose (`tkfac netlist --form subckt|library`, `--control`). The flat form
+// above is what the in-process session loads; these are for people who put the circuit into
+// their own netlists:
+//   subckt:  the circuit as `.subckt tkfac_<encoding>_<n> <unknown nodes> params: res=R cap=C
+//            gain=A`, every R, C, VCCS, current input and op-amp value written in terms of the
+//            parameters (so X... res=2k changes R everywhere and keeps V_eq), then a top level
+//            that instantiates it on nodes named as the unknowns, with .options, .tran and
+//            .meas as in the flat form: `ngspice -b` runs it as is.
+//   library: the .subckt alone, starting with a comment line (an `.include`d file has no
+//            title line: its first line is read as a card) and without .end.
+// `control` adds (subckt and flat forms) a `.control` block that runs the transient and writes
+// time and the unknowns' node voltages with `wrdata <wrdata_file>` (ngspice -b runs it; the
+// in-process session ignores .control blocks).
+enum class NetlistForm { flat, subckt, library };
+NetlistForm parse_netlist_form(const std::string& text, const std::string& option);
+struct RenderOptions {
+  NetlistForm form = NetlistForm::flat;
+  bool control = false;
+  std::string wrdata_file = "tkfac-unknowns.txt";
+};
+std::string to_spice(const Netlist& netlist, const RenderOptions& render);
+// The subcircuit's name: tkfac_<encoding>_<n>.
+std::string subckt_name(const Netlist& netlist);
+
 // The card of one element, the one rendering rule of every kind (circuit.hpp lists the forms).
 // Numbers are the shortest text that reads back as the same double (fmt's default), zero as 0,
 // never -0: the text is a deterministic function of the values, readable (1e-09, not
