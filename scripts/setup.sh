@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev libfmt-dev doctest-dev libcli11-dev zlib1g-dev
   gnuplot-nox nlohmann-json3-dev
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

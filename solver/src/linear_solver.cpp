@@ -92,6 +92,11 @@ void RunProgress::run_done() {
   report(0.0);
 }
 
+void RunProgress::set_done(long done, double fraction) {
+  done_ = done;
+  report(std::clamp(fraction, 0.0, 0.999));
+}
+
 void RunProgress::run_under_way(double fraction) { report(std::clamp(fraction, 0.0, 0.999)); }
 
 void RunProgress::report(double fraction) const {

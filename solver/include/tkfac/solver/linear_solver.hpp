@@ -141,6 +141,9 @@ class RunProgress {
   };
   void run_done();                    // a circuit run finished
   void run_under_way(double fraction);  // the run under way is this far along, in [0, 1)
+  // The call's count set from outside (a solver that runs a call's systems elsewhere, e.g. on
+  // other MPI ranks): `done` runs finished, the next `fraction` along.
+  void set_done(long done, double fraction);
 
  private:
   void report(double fraction) const;
