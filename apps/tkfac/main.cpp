@@ -42,7 +42,7 @@ struct ErrorSink {
     } else if (!failed_together) {
       // Bad input is bad on every rank: give rank 0 a moment to say it and end the job; a rank
       // still here after that failed alone.
-      if (input_error) ::sleep(1);
+      if (input_error) ::sleep(5);
       std::fprintf(err, "tkfac: rank %d: %s\n", rank, text.c_str());
     }
     std::fflush(err);

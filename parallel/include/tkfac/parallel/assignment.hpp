@@ -4,7 +4,7 @@
 // same assignment from the same costs, and bench/scaling predicts larger jobs with them.
 //
 //   std::vector<double> c = {4.0, 1.0, 3.0, 2.0};
-//   std::vector<int> owner = tkfac::parallel::assign_by_cost(c, 2);  // {0, 1, 1, 0}
+//   std::vector<int> owner = tkfac::parallel::assign_by_cost(c, 2);  // {0, 0, 1, 1}
 //   tkfac::parallel::Balance b = tkfac::parallel::balance(c, owner, 2);  // b.max / b.mean = 1
 #include <vector>
 
