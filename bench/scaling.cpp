@@ -1,19 +1,267 @@
+// bench/scaling: K-FAC's circuit solves spread over MPI ranks (tkfac::parallel::DistributedSolver).
+//
+// 1. Measured per-solve costs: the reference network (49-32-10 tanh, Fashion-MNIST pooled to
+//    7x7, batch 64), K-FAC Method 1 with an inverse refresh every step through the spice
+//    backend, noiseless (unit right-hand sides: one run per factor column) and noisy (beta^-1 =
+//    1e-3: one covariance run per factor), each factor inverse timed in this process.
+// 2. Measured speedup: `mpiexec -n K tkfac train` of the same run for K = 1 and 2, wall time of
+//    the whole command (start-up, data, training); speedup T1 / T2 and parallel efficiency
+//    speedup / K. The load balance (max / mean rank time per step) is the assignment's on the
+//    measured per-solve times: what DistributedSolver uses from its second call on.
+// 3. Predicted strong scaling to 16-1024 ranks for the wide network 784-512-512-10: per-request
+//    time t(n) = a n^p fitted to the measured costs of part 1, the same assignment, and the
+//    communication volume per step (every rank receives every solution: sum of n^2 doubles).
+//
+// Writes <out>.csv and <out>.png (gnuplot). Usage: scaling [--steps N] [--out PREFIX]
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
 #include "tkfac/cosim/backends.hpp"
 #include "tkfac/kfac/dataset.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer_factory.hpp"
+#include "tkfac/parallel/assignment.hpp"
 #include "tkfac/solver/registry.hpp"
-namespace kf = tkfac::kfac; using namespace tkfac::solver;
-struct Rec : LinearSolver { std::unique_ptr<LinearSolver> in; Rec(std::unique_ptr<LinearSolver> i):in(std::move(i)){}
- std::string_view name() const override {return in->name();}
- Solution solve(const Eigen::MatrixXd& m,const Eigen::MatrixXd& b,double d) override {return in->solve(m,b,d);}
- SolveCost cost(const SolveShape& s) const override {return in->cost(s);}
- std::vector<Solution> solve_all(const std::vector<SolveRequest>& rs) override { std::vector<Solution> o; for (auto& r: rs){auto t=std::chrono::steady_clock::now(); o.push_back(in->solve_request(r)); double s=std::chrono::duration<double>(std::chrono::steady_clock::now()-t).count(); std::printf("%s n=%ld runs=%ld %.3f s steps=%ld\n", r.label.c_str(), (long)shape_of(r).n, in->cost(shape_of(r)).circuit_runs, s, o.back().report.simulator_steps);} return o;}
+
+namespace kf = tkfac::kfac;
+namespace par = tkfac::parallel;
+using tkfac::solver::LinearSolver;
+using tkfac::solver::Solution;
+using tkfac::solver::SolveRequest;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Times every request of every solve_all call (one process, in order).
+class Recording final : public LinearSolver {
+ public:
+  explicit Recording(std::unique_ptr<LinearSolver> inner) : inner_(std::move(inner)) {}
+  std::string_view name() const override { return inner_->name(); }
+  Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double d) override {
+    return inner_->solve(m, b, d);
+  }
+  tkfac::solver::SolveCost cost(const tkfac::solver::SolveShape& s) const override {
+    return inner_->cost(s);
+  }
+  std::vector<Solution> solve_all(const std::vector<SolveRequest>& requests) override {
+    std::vector<Solution> out;
+    std::vector<double> seconds;
+    for (const SolveRequest& r : requests) {
+      const auto start = std::chrono::steady_clock::now();
+      out.push_back(inner_->solve_request(r));
+      seconds.push_back(seconds_since(start));
+      if (calls.empty()) sizes.push_back(tkfac::solver::shape_of(r).n), labels.push_back(r.label);
+    }
+    calls.push_back(seconds);
+    return out;
+  }
+  static inline std::vector<std::vector<double>> calls;  // per call, per request
+  static inline std::vector<long> sizes;
+  static inline std::vector<std::string> labels;
+
+ private:
+  std::unique_ptr<LinearSolver> inner_;
 };
-int main(int argc,char**argv){ tkfac::cosim::register_backends(); set_solver_decorator([](std::unique_ptr<LinearSolver> s){return std::make_unique<Rec>(std::move(s));});
- kf::FashionMnistOptions fo; fo.pool=4; fo.limit=64*4; auto train=kf::load_fashion_mnist(kf::Split::train,fo);
- kf::OptimizerConfig cfg; cfg.name="kfac"; cfg.kfac.solver.backend="spice"; if(argc>1) cfg.kfac.solver.netlist.noise_variance=1e-3;
- kf::Mlp net({49,32,10},kf::Activation::tanh,1); auto opt=kf::make_optimizer(cfg);
- for(int s=0;s<2;++s){ std::printf("step %d\n",s); opt->step(net, train.slice(64L*s,64)); } }
+
+kf::OptimizerConfig spice_config(double noise) {
+  kf::OptimizerConfig cfg;
+  cfg.name = "kfac";
+  cfg.kfac.solver.backend = "spice";
+  cfg.kfac.solver.netlist.noise_variance = noise;
+  cfg.kfac.inverse_update_interval = 1;
+  return cfg;
+}
+
+// Per request: the median over the steps after the first (which starts the library).
+std::vector<double> measure(double noise, const kf::Dataset& train, int steps) {
+  Recording::calls.clear();
+  Recording::sizes.clear();
+  Recording::labels.clear();
+  tkfac::solver::set_solver_decorator(
+      [](std::unique_ptr<LinearSolver> s) { return std::make_unique<Recording>(std::move(s)); });
+  kf::Mlp net({49, 32, 10}, kf::Activation::tanh, 1);
+  auto opt = kf::make_optimizer(spice_config(noise));
+  for (int s = 0; s <= steps; ++s) opt->step(net, train.slice(64L * s, 64));
+  tkfac::solver::set_solver_decorator({});
+  std::vector<double> med(Recording::sizes.size());
+  for (std::size_t i = 0; i < med.size(); ++i) {
+    std::vector<double> v;
+    for (std::size_t c = 1; c < Recording::calls.size(); ++c) v.push_back(Recording::calls[c][i]);
+    std::sort(v.begin(), v.end());
+    med[i] = v[v.size() / 2];
+  }
+  return med;
+}
+
+struct Run {
+  double seconds = 0;
+  std::string mpi_line;  // tkfac's "mpi ... (max/mean x)" summary under mpiexec -n > 1
+  double max_over_mean = 1.0;
+};
+
+Run run_tkfac(const std::string& command) {
+  Run r;
+  const auto start = std::chrono::steady_clock::now();
+  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+  char line[1024];
+  while (pipe != nullptr && std::fgets(line, sizeof line, pipe) != nullptr) {
+    const std::string l = line;
+    if (l.rfind("mpi ", 0) == 0) {
+      r.mpi_line = l.substr(0, l.size() - 1);
+      const auto at = l.find("max/mean ");
+      if (at != std::string::npos) r.max_over_mean = std::atof(l.c_str() + at + 9);
+    }
+  }
+  const int rc = pipe != nullptr ? ::pclose(pipe) : -1;
+  if (rc != 0) std::fprintf(stderr, "scaling: failed (%d): %s\n", rc, command.c_str());
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// Least squares of log t = log a + p log n.
+std::pair<double, double> fit_power(const std::vector<long>& n, const std::vector<double>& t) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  const double k = static_cast<double>(n.size());
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const double x = std::log(static_cast<double>(n[i])), y = std::log(t[i]);
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double p = (k * sxy - sx * sy) / (k * sxx - sx * sx);
+  return {std::exp((sy - p * sx) / k), p};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int steps = 3;
+  std::string out = "scaling";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--steps") steps = std::atoi(argv[i + 1]);
+    if (a == "--out") out = argv[i + 1];
+  }
+  tkfac::cosim::register_backends();
+  kf::FashionMnistOptions fo;
+  fo.pool = 4;
+  fo.limit = 64L * (steps + 1);
+  const kf::Dataset train = kf::load_fashion_mnist(kf::Split::train, fo);
+
+  std::ofstream csv(out + ".csv");
+  csv << "kind,network,noise,ranks,seconds,speedup,efficiency,max_over_mean,bytes_per_step\n";
+  std::printf("machine: %ld cores online; shared with other work while measured\n",
+              sysconf(_SC_NPROCESSORS_ONLN));
+  struct Fit {
+    double a, p;
+  };
+  std::map<double, Fit> fits;
+  for (const double noise : {0.0, 1e-3}) {
+    const std::string what = noise > 0 ? "noisy (beta^-1 = 1e-3, covariance)" : "noiseless";
+    const std::vector<double> t = measure(noise, train, steps);
+    std::printf("\n== reference network 49-32-10, spice, %s: one inverse refresh per step\n",
+                what.c_str());
+    double total = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      std::printf("  %-10s n = %3ld  %8.3f s\n", Recording::labels[i].c_str(), Recording::sizes[i],
+                  t[i]);
+      total += t[i];
+    }
+    const auto owner = par::assign_by_cost(t, 2);
+    const par::Balance b = par::balance(t, owner, 2);
+    std::printf("  refresh %.3f s in one process; 2 ranks by cost: max %.3f s, mean %.3f s, "
+                "max/mean %.2f, best speedup of the solves %.2f (the largest factor alone: %.0f%%)\n",
+                total, b.max, b.mean, b.max / b.mean, total / b.max,
+                100 * *std::max_element(t.begin(), t.end()) / total);
+    // Fit per-request time against n for the prediction.
+    const auto [a, p] = fit_power(Recording::sizes, t);
+    fits[noise] = {a, p};
+    std::printf("  fit: t(n) = %.3g n^%.2f s per factor inverse\n", a, p);
+
+    // Measured: mpiexec -n 1 and 2.
+    const std::string train_args = fmt::format(
+        "train --quiet --solver spice --noise-variance {} --steps {} --inverse-interval 1 "
+        "--eval-every 0",
+        noise, steps + 1);
+    std::map<int, double> wall;
+    std::map<int, double> balance_measured;
+    for (int k : {1, 2}) {
+      const Run r = run_tkfac(fmt::format("{} --oversubscribe {} -n {} {} {}", TKFAC_MPIEXEC,
+                                          getuid() == 0 ? "--allow-run-as-root" : "", k,
+                                          TKFAC_CLI, train_args));
+      wall[k] = r.seconds;
+      balance_measured[k] = r.max_over_mean;
+      if (!r.mpi_line.empty()) std::printf("  -n %d: %s\n", k, r.mpi_line.c_str());
+    }
+    const double plain = run_tkfac(fmt::format("{} {}", TKFAC_CLI, train_args)).seconds;
+    std::printf("  tkfac train, %d steps: plain %.2f s, mpiexec -n 1 %.2f s, -n 2 %.2f s: "
+                "speedup %.2f, efficiency %.2f\n",
+                steps + 1, plain, wall[1], wall[2], wall[1] / wall[2], wall[1] / wall[2] / 2);
+    long bytes = 0;
+    for (long n : Recording::sizes) bytes += 8 * n * n;
+    for (int k : {1, 2}) {
+      csv << fmt::format("measured,49-32-10,{},{},{:.3f},{:.3f},{:.3f},{:.3f},{}\n", noise, k,
+                         wall[k], wall[1] / wall[k], wall[1] / wall[k] / k,
+                         balance_measured[k], bytes);
+    }
+  }
+
+  // Prediction: the wide network, factor inverses A 785, 513, 513 and G 512, 512, 10.
+  const std::vector<long> wide = {785, 512, 513, 512, 513, 10};
+  long bytes = 0;
+  for (long n : wide) bytes += 8 * n * n;
+  std::printf("\n== prediction: wide network 784-512-512-10, per-request time from the fit, the "
+              "same assignment\n   communication per step: every rank receives every inverse, "
+              "%.1f MB (%ld bytes); at 10 GB/s and 5 us per message stage that is %.2f ms + "
+              "log2(K) * 5 us\n",
+              bytes / 1e6, bytes, bytes / 1e10 * 1e3);
+  for (const auto& [noise, f] : fits) {
+    std::vector<double> t;
+    for (long n : wide) t.push_back(f.a * std::pow(static_cast<double>(n), f.p));
+    double total = 0;
+    for (double x : t) total += x;
+    std::printf("  %s: one process %.4g s per refresh\n", noise > 0 ? "noisy" : "noiseless", total);
+    std::printf("  %6s %12s %9s %9s %9s\n", "ranks", "s/refresh", "speedup", "effic.", "max/mean");
+    for (int k = 1; k <= 1024; k *= 2) {
+      const par::Balance b = par::balance(t, par::assign_by_cost(t, k), k);
+      const double comm = k > 1 ? bytes / 1e10 * (k - 1) / k + std::log2(k) * 5e-6 : 0.0;
+      const double s = b.max + comm;
+      std::printf("  %6d %12.4g %9.2f %9.3f %9.2f\n", k, s, total / s, total / s / k,
+                  b.max / b.mean);
+      csv << fmt::format("predicted,784-512-512-10,{},{},{:.6g},{:.4f},{:.4f},{:.3f},{}\n", noise,
+                         k, s, total / s, total / s / k, b.max / b.mean, bytes);
+    }
+  }
+  csv.close();
+  std::ofstream gp(out + ".gp");
+  gp << "set terminal pngcairo size 900,600\nset output '" << out << ".png'\n"
+     << "set datafile separator ','\nset logscale xy 2\nset key top left\n"
+     << "set xlabel 'MPI ranks'\nset ylabel 'speedup'\n"
+     << "set title 'K-FAC circuit solves over MPI ranks (spice)'\n"
+     << "plot x title 'ideal' lc rgb 'gray', \\\n"
+     << " '" << out << ".csv' using (strcol(1) eq 'predicted' && $3 == 0 ? $4 : 1/0):6 with linespoints "
+        "title 'wide, noiseless (predicted)', \\\n"
+     << " '" << out << ".csv' using (strcol(1) eq 'predicted' && $3 > 0 ? $4 : 1/0):6 with linespoints "
+        "title 'wide, noisy (predicted)', \\\n"
+     << " '" << out << ".csv' using (strcol(1) eq 'measured' && $3 == 0 ? $4 : 1/0):6 with points pt 7 "
+        "ps 1.5 title 'reference, noiseless (measured)', \\\n"
+     << " '" << out << ".csv' using (strcol(1) eq 'measured' && $3 > 0 ? $4 : 1/0):6 with points pt 9 "
+        "ps 1.5 title 'reference, noisy (measured)'\n";
+  gp.close();
+  if (std::system(fmt::format("gnuplot {}.gp", out).c_str()) != 0) {
+    std::fprintf(stderr, "scaling: gnuplot failed\n");
+  }
+  std::printf("\nwritten: %s.csv, %s.png (%s.gp)\n", out.c_str(), out.c_str(), out.c_str());
+  return 0;
+}

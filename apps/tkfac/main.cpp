@@ -114,6 +114,17 @@ int main(int argc, char** argv) {
     }
   }
   const int code = run(argc, argv, sink, failed_together);
+  if (code == 0 && world && world->size() > 1 && world->rank() == 0) {
+    const auto t = tkfac::parallel::DistributedSolver::totals();
+    if (t.calls > 0) {
+      // The load balance of the solves as run: 1 is a perfect split.
+      std::cout << fmt::format(
+          "mpi        {} ranks, {} distributed solve calls: slowest rank {:.3f} s, mean rank "
+          "{:.3f} s of solves (max/mean {:.2f}); {:.3g} MB of results exchanged\n",
+          world->size(), t.calls, t.max_rank_seconds, t.mean_rank_seconds,
+          t.mean_rank_seconds > 0 ? t.max_rank_seconds / t.mean_rank_seconds : 1.0, t.bytes / 1e6);
+    }
+  }
   if (code != 0 && world && world->size() > 1 && !sink.failed_together) {
     // This rank alone failed: end now, without MPI_Finalize (which would wait for the others);
     // mpirun sees the exit code and stops every rank.

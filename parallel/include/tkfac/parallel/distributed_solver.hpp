@@ -57,6 +57,16 @@ class DistributedSolver final : public solver::LinearSolver {
   };
   const CallStats& last_call() const { return stats_; }
 
+  // Every distributed solve_all of this process so far, all solvers together (the same on
+  // every rank): what `tkfac` prints at the end of a run under mpirun.
+  struct Totals {
+    long calls = 0;
+    double max_rank_seconds = 0.0;   // per call the slowest rank's solve time, added
+    double mean_rank_seconds = 0.0;  // per call the ranks' mean solve time, added
+    long bytes = 0;                  // exchanged results
+  };
+  static Totals totals();
+
   // Whether the exception leaving solve_all was thrown on every rank (the ranks know the same
   // error and may end together), not on this rank alone.
   static bool failed_together();
