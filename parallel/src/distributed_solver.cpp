@@ -81,6 +81,20 @@ MPI_Status probe_idle(int tag, MPI_Comm comm) {
   return st;
 }
 
+// Columns [first, first + columns) of an inverse request as a request of their own: Kind::solve
+// with those columns of the identity.
+SolveRequest piece_of(const SolveRequest& r, const DistributedSolver::Piece& piece) {
+  SolveRequest p;
+  p.kind = SolveRequest::Kind::solve;
+  p.matrix = r.matrix;
+  p.activations = r.activations;
+  p.damping = r.damping;
+  p.label = fmt::format("{} columns {}-{}", r.label, piece.first + 1, piece.first + piece.columns);
+  const Eigen::Index n = solver::shape_of(r).n;
+  p.rhs = Eigen::MatrixXd::Identity(n, n).middleCols(piece.first, piece.columns);
+  return p;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -217,7 +231,30 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   if (!measured) {
     for (std::size_t i = 0; i < count; ++i) costs[i] = model_cost(*inner_, shapes[i]);
   }
-  const std::vector<int> owner = assign_by_cost(costs, size_);
+  // The work items: whole requests, or column pieces of a request whose backend can merge them
+  // bit for bit (SolveCost::column_pieces) when it would take more than half a rank's share.
+  double sum = 0.0;
+  for (double c : costs) sum += c;
+  const double target = sum / (2.0 * size_);
+  std::vector<Piece> pieces;
+  std::vector<double> piece_costs;
+  for (std::size_t i = 0; i < count; ++i) {
+    const SolveRequest& r = requests[i];
+    const Eigen::Index columns = shapes[i].n;
+    long k = 1;
+    if (r.kind == SolveRequest::Kind::inverse && inner_->cost(shapes[i]).column_pieces &&
+        r.start.size() == 0 && columns > 1 &&
+        costs[i] > target && target > 0.0) {
+      k = std::min<long>(columns, static_cast<long>(std::ceil(costs[i] / target)));
+    }
+    for (long j = 0; j < k; ++j) {
+      const Eigen::Index first = columns * j / k, last = columns * (j + 1) / k;
+      pieces.push_back({i, k == 1 ? -1 : first, last - first});
+      piece_costs.push_back(costs[i] * static_cast<double>(last - first) /
+                            static_cast<double>(std::max<Eigen::Index>(columns, 1)));
+    }
+  }
+  const std::vector<int> owner = assign_by_cost(piece_costs, size_);
   const solver::RunProgress::Scope scope(progress(), run.total);
 
   // Tells every other rank that this one failed (once), so that they stop early.
@@ -242,23 +279,25 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   std::int64_t solved = 0;
   ByteWriter entries;
   running_ = &run;
-  for (std::size_t i = 0; i < count && run.status == Status::ok; ++i) {
-    if (owner[i] != rank_) continue;
+  for (std::size_t p = 0; p < pieces.size() && run.status == Status::ok; ++p) {
+    if (owner[p] != rank_) continue;
+    const Piece& piece = pieces[p];
+    const std::size_t i = piece.request;
     const SolveRequest& r = requests[i];
-    const long index = static_cast<long>(i);
+    const long index = static_cast<long>(p);
     try {
       int flag = 0;
       MPI_Iprobe(MPI_ANY_SOURCE, kFailTag, comm_, &flag, MPI_STATUS_IGNORE);
       if (flag) throw Stopped{};
       inject_failure(rank_);
       const auto start = std::chrono::steady_clock::now();
-      Solution s = inner_->solve_request(r);
+      Solution s = piece.first < 0 ? inner_->solve_request(r) : inner_->solve_request(piece_of(r, piece));
       const double seconds = seconds_since(start);
       entries.put<std::int64_t>(index);
       entries.put(seconds);
       entries.put_solution(s);
       ++solved;
-      run.local_done += runs[i];
+      run.local_done += piece.first < 0 ? runs[i] : piece.columns;
       on_inner_progress({0, 0, 0.0});  // this rank's count, to rank 0
     } catch (const Stopped&) {
       run.status = Status::stopped;
@@ -323,9 +362,10 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
                   offsets.data(), MPI_BYTE, comm_, &request);
   wait_idle(request);
 
-  std::vector<Solution> out(count);
+  std::vector<Solution> done(pieces.size());
   stats_ = CallStats{};
-  stats_.owner = owner;
+  stats_.owner.assign(count, 0);
+  for (std::size_t p = 0; p < pieces.size(); ++p) stats_.owner[pieces[p].request] = owner[p];
   stats_.solve_seconds.assign(count, 0.0);
   stats_.rank_seconds.assign(static_cast<std::size_t>(size_), 0.0);
   stats_.measured_costs = measured;
@@ -343,11 +383,10 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     std::string message = in.get_string();
     const auto n = in.get<std::int64_t>();
     for (std::int64_t k = 0; k < n; ++k) {
-      const auto i = static_cast<std::size_t>(in.get<std::int64_t>());
+      const auto p = static_cast<std::size_t>(in.get<std::int64_t>());
       const double seconds = in.get<double>();
-      out[i] = in.get_solution();
-      measured_[keys[i]] = seconds;
-      stats_.solve_seconds[i] = seconds;
+      done[p] = in.get_solution();
+      stats_.solve_seconds[pieces[p].request] += seconds;
       stats_.rank_seconds[static_cast<std::size_t>(r)] += seconds;
     }
     if (status != Status::ok && status != Status::stopped) {
@@ -368,12 +407,16 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   }
   if (first_failed >= 0) {
     g_failed_together = true;
-    const std::string where =
-        failed_index >= 0
-            ? fmt::format("rank {}, solve '{}' (request {} of {}, solver call {})", first_failed,
-                          requests[static_cast<std::size_t>(failed_index)].label,
-                          failed_index + 1, count, run.call)
-            : fmt::format("rank {} (solver call {})", first_failed, run.call);
+    std::string where = fmt::format("rank {} (solver call {})", first_failed, run.call);
+    if (failed_index >= 0) {
+      const Piece& piece = pieces[static_cast<std::size_t>(failed_index)];
+      where = fmt::format(
+          "rank {}, solve '{}'{} (request {} of {}, solver call {})", first_failed,
+          requests[piece.request].label,
+          piece.first < 0 ? ""
+                          : fmt::format(" columns {}-{}", piece.first + 1, piece.first + piece.columns),
+          piece.request + 1, count, run.call);
+    }
     // The failing rank keeps its own exception when it is not one of ours (e.g. an interrupt).
     if (first_failed == rank_ && failed_status == Status::other && run.error) {
       std::rethrow_exception(run.error);
@@ -382,6 +425,22 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     if (failed_status == Status::input) throw InputError(text);
     if (failed_status == Status::simulation) throw SimulationError(text);
     throw std::runtime_error(text);
+  }
+  // Each request's Solution: its one piece, or its pieces merged in column order.
+  std::vector<Solution> out(count);
+  for (std::size_t p = 0; p < pieces.size();) {
+    const std::size_t i = pieces[p].request;
+    std::size_t end = p;
+    while (end < pieces.size() && pieces[end].request == i) ++end;
+    if (end - p == 1) {
+      out[i] = std::move(done[p]);
+    } else {
+      out[i] = solver::merge_column_pieces(
+          std::vector<Solution>(std::make_move_iterator(done.begin() + static_cast<long>(p)),
+                                std::make_move_iterator(done.begin() + static_cast<long>(end))));
+    }
+    measured_[keys[i]] = stats_.solve_seconds[i];
+    p = end;
   }
   ++g_totals.calls;
   g_totals.max_rank_seconds +=

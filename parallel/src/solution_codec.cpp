@@ -36,6 +36,8 @@ void ByteWriter::put_solution(const solver::Solution& s) {
   put(r.effective_samples);
   put(r.standard_error);
   put_matrix(r.standard_errors);
+  put<std::uint64_t>(r.run_analog_seconds.size());
+  for (double a : r.run_analog_seconds) put(a);
 }
 
 void ByteReader::take(void* out, std::size_t n) {
@@ -81,6 +83,8 @@ solver::Solution ByteReader::get_solution() {
   r.effective_samples = get<double>();
   r.standard_error = get<double>();
   r.standard_errors = get_matrix();
+  r.run_analog_seconds.resize(get<std::uint64_t>());
+  for (double& a : r.run_analog_seconds) a = get<double>();
   return s;
 }
 

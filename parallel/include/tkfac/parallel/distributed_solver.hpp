@@ -7,7 +7,9 @@
 //   std::vector<tkfac::solver::Solution> x = s.solve_all(requests);  // same call on every rank
 //
 // Every rank calls solve_all with the same requests (each runs the same program on the same
-// data; only the solves are split). The requests are assigned to ranks by cost (assignment.hpp):
+// data; only the solves are split). An inverse whose backend can solve it in column pieces that
+// merge bit for bit (SolveCost::column_pieces: the noiseless spice circuit) is split when it
+// would take more than half a rank's share, so one large factor does not bound the speedup. The requests are assigned to ranks by cost (assignment.hpp):
 // the model cost at first, then each request position's measured time from the previous call of
 // the same shape, which travels with the results so that every rank assigns alike. Each rank
 // solves its share with its own backend, the solutions (and their reports) are exchanged, and
@@ -70,6 +72,13 @@ class DistributedSolver final : public solver::LinearSolver {
   // Whether the exception leaving solve_all was thrown on every rank (the ranks know the same
   // error and may end together), not on this rank alone.
   static bool failed_together();
+
+  // A work item of a call: a whole request (first < 0), or its columns [first, first + columns).
+  struct Piece {
+    std::size_t request = 0;
+    Eigen::Index first = -1;
+    Eigen::Index columns = 0;
+  };
 
  private:
   struct Running;  // one solve_all's state (distributed_solver.cpp)
