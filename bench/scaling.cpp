@@ -9,8 +9,9 @@
 //    evaluation, is printed beside it); speedup T1 / T2 and parallel efficiency speedup / K. The load balance (max / mean rank time per step) is the assignment's on the
 //    measured per-solve times: what DistributedSolver uses from its second call on.
 // 3. Predicted strong scaling to 16-1024 ranks for the wide network 784-512-512-10: per-request
-//    time t(n) = a n^p fitted to the measured costs of part 1, the same assignment, and the
-//    communication volume per step (every rank receives every solution: sum of n^2 doubles).
+//    time t(n) = a n^p fitted to the measured costs of part 1, the same splitting (noiseless
+//    inverses in column pieces, down to one column) and assignment, and the communication
+//    volume per step (every rank receives every solution: sum of n^2 doubles).
 //
 // Writes <out>.csv and <out>.png (gnuplot). Usage: scaling [--steps N] [--out PREFIX]
 #include <fmt/format.h>
@@ -153,6 +154,16 @@ std::pair<double, double> fit_power(const std::vector<long>& n, const std::vecto
   return {std::exp((sy - p * sx) / k), p};
 }
 
+// The time of a batch of inverses on `ranks` ranks as DistributedSolver runs it: split_large
+// (noiseless spice inverses are solved in column pieces), then the assignment.
+par::Balance plan(const std::vector<double>& t, const std::vector<long>& n, bool split, int ranks) {
+  const std::vector<par::WorkPiece> pieces =
+      par::split_large(t, n, std::vector<bool>(t.size(), split), ranks);
+  std::vector<double> costs;
+  for (const par::WorkPiece& p : pieces) costs.push_back(p.cost);
+  return par::balance(costs, par::assign_by_cost(costs, ranks), ranks);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,11 +199,12 @@ int main(int argc, char** argv) {
                   t[i]);
       total += t[i];
     }
-    const auto owner = par::assign_by_cost(t, 2);
-    const par::Balance b = par::balance(t, owner, 2);
-    std::printf("  refresh %.3f s in one process; 2 ranks by cost: max %.3f s, mean %.3f s, "
+    const bool split = noise == 0.0;  // column pieces: the noiseless circuit only
+    const par::Balance b = plan(t, Recording::sizes, split, 2);
+    std::printf("  refresh %.3f s in one process; 2 ranks by cost%s: max %.3f s, mean %.3f s, "
                 "max/mean %.2f, best speedup of the solves %.2f (the largest factor alone: %.0f%%)\n",
-                total, b.max, b.mean, b.max / b.mean, total / b.max,
+                total, split ? ", large factors in column pieces" : ", whole factors", b.max,
+                b.mean, b.max / b.mean, total / b.max,
                 100 * *std::max_element(t.begin(), t.end()) / total);
     // Fit per-request time against n for the prediction.
     const auto [a, p] = fit_power(Recording::sizes, t);
@@ -244,12 +256,15 @@ int main(int argc, char** argv) {
   for (const auto& [noise, f] : fits) {
     std::vector<double> t;
     for (long n : wide) t.push_back(f.a * std::pow(static_cast<double>(n), f.p));
+    const bool split = noise == 0.0;
     double total = 0;
     for (double x : t) total += x;
-    std::printf("  %s: one process %.4g s per refresh\n", noise > 0 ? "noisy" : "noiseless", total);
+    std::printf("  %s: one process %.4g s per refresh (%s)\n", noise > 0 ? "noisy" : "noiseless",
+                total, split ? "inverses in column pieces: one run per column at most"
+                             : "one covariance run per factor: a factor is the unit");
     std::printf("  %6s %12s %9s %9s %9s\n", "ranks", "s/refresh", "speedup", "effic.", "max/mean");
     for (int k = 1; k <= 1024; k *= 2) {
-      const par::Balance b = par::balance(t, par::assign_by_cost(t, k), k);
+      const par::Balance b = plan(t, wide, split, k);
       const double comm = k > 1 ? bytes / 1e10 * (k - 1) / k + std::log2(k) * 5e-6 : 0.0;
       const double s = b.max + comm;
       std::printf("  %6d %12.4g %9.2f %9.3f %9.2f\n", k, s, total / s, total / s / k,

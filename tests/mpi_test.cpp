@@ -146,6 +146,22 @@ TEST_CASE("assignment: largest first, each to the least-loaded rank") {
   CHECK(b.mean == 7.0);
 }
 
+TEST_CASE("assignment: a large splittable system in column pieces, the others whole") {
+  using tkfac::parallel::split_large;
+  // Sum 100, 2 ranks: half a share is 25; the 70 (splittable, 10 columns) goes in 3 pieces.
+  const auto p = split_large({70, 20, 10}, {10, 4, 3}, {true, true, false}, 2);
+  REQUIRE(p.size() == 5);
+  CHECK((p[0].item == 0 && p[0].first == 0 && p[0].columns == 3));
+  CHECK((p[1].item == 0 && p[1].first == 3 && p[1].columns == 3));
+  CHECK((p[2].item == 0 && p[2].first == 6 && p[2].columns == 4));
+  CHECK(p[2].cost == doctest::Approx(28.0));
+  CHECK((p[3].item == 1 && p[3].first == -1 && p[3].cost == 20.0));
+  CHECK((p[4].item == 2 && p[4].first == -1));
+  // Not splittable, or one rank: whole.
+  CHECK(split_large({70, 20, 10}, {10, 4, 3}, {false, false, false}, 2).size() == 3);
+  CHECK(split_large({70, 20, 10}, {10, 4, 3}, {true, true, true}, 1).size() == 4);  // 70 > 50
+}
+
 TEST_CASE("solution codec: every field comes back bit for bit") {
   tkfac::solver::Solution s;
   s.x = Eigen::MatrixXd::Random(3, 2);

@@ -1,6 +1,7 @@
 #include "tkfac/parallel/assignment.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace tkfac::parallel {
@@ -18,6 +19,28 @@ std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks) {
     *least += costs[i];
   }
   return owner;
+}
+
+std::vector<WorkPiece> split_large(const std::vector<double>& costs,
+                                   const std::vector<long>& columns,
+                                   const std::vector<bool>& splittable, int ranks) {
+  const double sum = std::accumulate(costs.begin(), costs.end(), 0.0);
+  const double target = sum / (2.0 * std::max(ranks, 1));
+  std::vector<WorkPiece> pieces;
+  for (std::size_t i = 0; i < costs.size(); ++i) {
+    const long n = columns[i];
+    long k = 1;
+    if (splittable[i] && n > 1 && target > 0.0 && costs[i] > target) {
+      k = std::min(n, static_cast<long>(std::ceil(costs[i] / target)));
+    }
+    for (long j = 0; j < k; ++j) {
+      const long first = n * j / k, last = n * (j + 1) / k;
+      pieces.push_back({i, k == 1 ? -1 : first, k == 1 ? n : last - first,
+                        k == 1 ? costs[i]
+                               : costs[i] * static_cast<double>(last - first) / static_cast<double>(n)});
+    }
+  }
+  return pieces;
 }
 
 Balance balance(const std::vector<double>& costs, const std::vector<int>& owner, int ranks) {

@@ -83,7 +83,7 @@ MPI_Status probe_idle(int tag, MPI_Comm comm) {
 
 // Columns [first, first + columns) of an inverse request as a request of their own: Kind::solve
 // with those columns of the identity.
-SolveRequest piece_of(const SolveRequest& r, const DistributedSolver::Piece& piece) {
+SolveRequest piece_of(const SolveRequest& r, const WorkPiece& piece) {
   SolveRequest p;
   p.kind = SolveRequest::Kind::solve;
   p.matrix = r.matrix;
@@ -231,29 +231,19 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   if (!measured) {
     for (std::size_t i = 0; i < count; ++i) costs[i] = model_cost(*inner_, shapes[i]);
   }
-  // The work items: whole requests, or column pieces of a request whose backend can merge them
+  // The work items: whole requests, or column pieces of an inverse whose backend can merge them
   // bit for bit (SolveCost::column_pieces) when it would take more than half a rank's share.
-  double sum = 0.0;
-  for (double c : costs) sum += c;
-  const double target = sum / (2.0 * size_);
-  std::vector<Piece> pieces;
-  std::vector<double> piece_costs;
+  std::vector<long> columns(count);
+  std::vector<bool> splittable(count);
   for (std::size_t i = 0; i < count; ++i) {
     const SolveRequest& r = requests[i];
-    const Eigen::Index columns = shapes[i].n;
-    long k = 1;
-    if (r.kind == SolveRequest::Kind::inverse && inner_->cost(shapes[i]).column_pieces &&
-        r.start.size() == 0 && columns > 1 &&
-        costs[i] > target && target > 0.0) {
-      k = std::min<long>(columns, static_cast<long>(std::ceil(costs[i] / target)));
-    }
-    for (long j = 0; j < k; ++j) {
-      const Eigen::Index first = columns * j / k, last = columns * (j + 1) / k;
-      pieces.push_back({i, k == 1 ? -1 : first, last - first});
-      piece_costs.push_back(costs[i] * static_cast<double>(last - first) /
-                            static_cast<double>(std::max<Eigen::Index>(columns, 1)));
-    }
+    columns[i] = static_cast<long>(shapes[i].n);
+    splittable[i] = r.kind == SolveRequest::Kind::inverse &&
+                    inner_->cost(shapes[i]).column_pieces && r.start.size() == 0;
   }
+  const std::vector<WorkPiece> pieces = split_large(costs, columns, splittable, size_);
+  std::vector<double> piece_costs;
+  for (const WorkPiece& p : pieces) piece_costs.push_back(p.cost);
   const std::vector<int> owner = assign_by_cost(piece_costs, size_);
   const solver::RunProgress::Scope scope(progress(), run.total);
 
@@ -281,8 +271,8 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   running_ = &run;
   for (std::size_t p = 0; p < pieces.size() && run.status == Status::ok; ++p) {
     if (owner[p] != rank_) continue;
-    const Piece& piece = pieces[p];
-    const std::size_t i = piece.request;
+    const WorkPiece& piece = pieces[p];
+    const std::size_t i = piece.item;
     const SolveRequest& r = requests[i];
     const long index = static_cast<long>(p);
     try {
@@ -365,7 +355,7 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   std::vector<Solution> done(pieces.size());
   stats_ = CallStats{};
   stats_.owner.assign(count, 0);
-  for (std::size_t p = 0; p < pieces.size(); ++p) stats_.owner[pieces[p].request] = owner[p];
+  for (std::size_t p = 0; p < pieces.size(); ++p) stats_.owner[pieces[p].item] = owner[p];
   stats_.solve_seconds.assign(count, 0.0);
   stats_.rank_seconds.assign(static_cast<std::size_t>(size_), 0.0);
   stats_.measured_costs = measured;
@@ -386,7 +376,7 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
       const auto p = static_cast<std::size_t>(in.get<std::int64_t>());
       const double seconds = in.get<double>();
       done[p] = in.get_solution();
-      stats_.solve_seconds[pieces[p].request] += seconds;
+      stats_.solve_seconds[pieces[p].item] += seconds;
       stats_.rank_seconds[static_cast<std::size_t>(r)] += seconds;
     }
     if (status != Status::ok && status != Status::stopped) {
@@ -409,13 +399,13 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     g_failed_together = true;
     std::string where = fmt::format("rank {} (solver call {})", first_failed, run.call);
     if (failed_index >= 0) {
-      const Piece& piece = pieces[static_cast<std::size_t>(failed_index)];
+      const WorkPiece& piece = pieces[static_cast<std::size_t>(failed_index)];
       where = fmt::format(
           "rank {}, solve '{}'{} (request {} of {}, solver call {})", first_failed,
-          requests[piece.request].label,
+          requests[piece.item].label,
           piece.first < 0 ? ""
                           : fmt::format(" columns {}-{}", piece.first + 1, piece.first + piece.columns),
-          piece.request + 1, count, run.call);
+          piece.item + 1, count, run.call);
     }
     // The failing rank keeps its own exception when it is not one of ours (e.g. an interrupt).
     if (first_failed == rank_ && failed_status == Status::other && run.error) {
@@ -429,9 +419,9 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   // Each request's Solution: its one piece, or its pieces merged in column order.
   std::vector<Solution> out(count);
   for (std::size_t p = 0; p < pieces.size();) {
-    const std::size_t i = pieces[p].request;
+    const std::size_t i = pieces[p].item;
     std::size_t end = p;
-    while (end < pieces.size() && pieces[end].request == i) ++end;
+    while (end < pieces.size() && pieces[end].item == i) ++end;
     if (end - p == 1) {
       out[i] = std::move(done[p]);
     } else {

@@ -17,6 +17,20 @@ namespace tkfac::parallel {
 // owners on every rank.
 std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks);
 
+// A batch's work items: system `item` whole (first < 0), or its columns [first, first + columns).
+struct WorkPiece {
+  std::size_t item = 0;
+  long first = -1;
+  long columns = 0;
+  double cost = 0.0;
+};
+// Each system whole, except a splittable one costing more than half a rank's fair share
+// (sum / (2 ranks)): that one in about cost / (half a share) pieces of contiguous columns (at
+// most one per column), the cost shared by columns. In item order, pieces in column order.
+std::vector<WorkPiece> split_large(const std::vector<double>& costs,
+                                   const std::vector<long>& columns,
+                                   const std::vector<bool>& splittable, int ranks);
+
 struct Balance {
   std::vector<double> load;  // per rank: the costs it owns, added
   double max = 0.0;          // the slowest rank: the batch's time with this assignment

@@ -73,13 +73,6 @@ class DistributedSolver final : public solver::LinearSolver {
   // error and may end together), not on this rank alone.
   static bool failed_together();
 
-  // A work item of a call: a whole request (first < 0), or its columns [first, first + columns).
-  struct Piece {
-    std::size_t request = 0;
-    Eigen::Index first = -1;
-    Eigen::Index columns = 0;
-  };
-
  private:
   struct Running;  // one solve_all's state (distributed_solver.cpp)
   solver::Solution delegated(const solver::SolveShape& shape,
