@@ -14,8 +14,8 @@
 // the same shape, which travels with the results so that every rank assigns alike. Each rank
 // solves its share with its own backend, the solutions (and their reports) are exchanged, and
 // every rank returns all of them. A solve is a function of its request and the options only
-// (the circuit backends' noise seed is the options' seed plus the column: the seed belongs to
-// the solve), so the solutions are bit for bit those of one process, for any number of ranks.
+// (the circuit backends' noise seed is the options' seed plus 7919 x the column: the seed
+// belongs to the solve), so the solutions are bit for bit those of one process, for any number of ranks.
 //
 // Progress (LinearSolver::set_progress): rank 0 hears every rank's circuit runs (each rank sends
 // its count to rank 0 as it goes). Failures: a rank whose solve throws tells the others, which
