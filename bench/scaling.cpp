@@ -29,7 +29,10 @@
 #include <vector>
 
 #include "tkfac/cosim/backends.hpp"
+#include "tkfac/core/option_table.hpp"
 #include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer_factory.hpp"
 #include "tkfac/parallel/assignment.hpp"
@@ -213,9 +216,10 @@ int main(int argc, char** argv) {
 
     // Measured: mpiexec -n 1 and 2.
     const std::string train_args = fmt::format(
-        "train --quiet --solver spice --noise-variance {} --steps {} --inverse-interval 1 "
-        "--eval-every 0",
-        noise, steps + 1);
+        "train --quiet --solver spice {} {} --steps {} {} 1 --eval-every 0",
+        tkfac::options::flag_of(tkfac::netlist_gen::netlist_option_table(), "noise_variance"),
+        noise, steps + 1,
+        tkfac::options::flag_of(kf::kfac_option_table(), "inverse_update_interval"));
     std::map<int, double> wall, command;
     std::map<int, double> balance_measured;
     for (int k : {1, 2}) {
