@@ -135,6 +135,31 @@ TEST_CASE("mpi: bad input under mpiexec exits with 2 and one message") {
   CHECK(r.output.find("--steps: must be positive", first + 1) == std::string::npos);
 }
 
+TEST_CASE("mpi: netlist --all under mpiexec -n 2 writes the directory once, as one process") {
+  ScratchDir dir("mpi-netlist");
+  const std::string model = dir.file("c.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --layers 8,8,3 --steps 2 "
+                                "--save {}",
+                                model))
+              .exit_code == 0);
+  const std::string args =
+      fmt::format("netlist --model {} --dataset synthetic --batch-size 16 --all ", model);
+  REQUIRE(run_tkfac(args + dir.file("plain")).exit_code == 0);
+  const auto r = run_command(fmt::format("{} {}{}", mpiexec(2), args, dir.file("two")));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("plain"))) {
+    const std::string name = e.path().filename().string();
+    CHECK(read_file(dir.file("two/" + name)) == read_file(e.path().string()));
+    ++files;
+  }
+  CHECK(files == 6);  // four netlists, index.csv, index.json
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  }
+}
+
 TEST_CASE("assignment: largest first, each to the least-loaded rank") {
   using tkfac::parallel::assign_by_cost;
   CHECK(assign_by_cost({4, 1, 3, 2}, 2) == std::vector<int>{0, 0, 1, 1});  // 4 | 3, 2 | 1
