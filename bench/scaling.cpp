@@ -6,8 +6,10 @@
 //    1e-3: one covariance run per factor), each factor inverse timed in this process.
 // 2. Measured speedup: `mpiexec -n K tkfac train` of the same run for K = 1 and 2, the training
 //    wall time its summary prints (the whole command's, with MPI start-up, data loading and
-//    evaluation, is printed beside it); speedup T1 / T2 and parallel efficiency speedup / K. The load balance (max / mean rank time per step) is the assignment's on the
-//    measured per-solve times: what DistributedSolver uses from its second call on.
+//    evaluation, is printed beside it); speedup T1 / T2 and parallel efficiency speedup / K.
+//    The load balance (max / mean rank time per step): the split and assignment of the measured
+//    per-solve times (what DistributedSolver uses from its second call on), and tkfac's own
+//    closing `mpi` line from the 2-rank run.
 // 3. Predicted strong scaling to 16-1024 ranks for the wide network 784-512-512-10: per-request
 //    time t(n) = a n^p fitted to the measured costs of part 1, the same splitting (noiseless
 //    inverses in column pieces, down to one column) and assignment, and the communication
@@ -28,13 +30,13 @@
 #include <string>
 #include <vector>
 
-#include "tkfac/cosim/backends.hpp"
 #include "tkfac/core/option_table.hpp"
+#include "tkfac/cosim/backends.hpp"
 #include "tkfac/kfac/dataset.hpp"
 #include "tkfac/kfac/kfac_options.hpp"
-#include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer_factory.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/parallel/assignment.hpp"
 #include "tkfac/solver/registry.hpp"
 
@@ -114,7 +116,7 @@ std::vector<double> measure(double noise, const kf::Dataset& train, int steps) {
 struct Run {
   double seconds = 0;        // the whole command: start-up, data, training, evaluation
   double train_seconds = 0;  // the summary's wall time of the training steps
-  std::string mpi_line;  // tkfac's "mpi ... (max/mean x)" summary under mpiexec -n > 1
+  std::string mpi_line;      // tkfac's "mpi ... (max/mean x)" summary under mpiexec -n > 1
   double max_over_mean = 1.0;
 };
 
@@ -204,11 +206,11 @@ int main(int argc, char** argv) {
     }
     const bool split = noise == 0.0;  // column pieces: the noiseless circuit only
     const par::Balance b = plan(t, Recording::sizes, split, 2);
-    std::printf("  refresh %.3f s in one process; 2 ranks by cost%s: max %.3f s, mean %.3f s, "
-                "max/mean %.2f, best speedup of the solves %.2f (the largest factor alone: %.0f%%)\n",
-                total, split ? ", large factors in column pieces" : ", whole factors", b.max,
-                b.mean, b.max / b.mean, total / b.max,
-                100 * *std::max_element(t.begin(), t.end()) / total);
+    std::printf(
+        "  refresh %.3f s in one process; 2 ranks by cost%s: max %.3f s, mean %.3f s, "
+        "max/mean %.2f, best speedup of the solves %.2f (the largest factor alone: %.0f%%)\n",
+        total, split ? ", large factors in column pieces" : ", whole factors", b.max, b.mean,
+        b.max / b.mean, total / b.max, 100 * *std::max_element(t.begin(), t.end()) / total);
     // Fit per-request time against n for the prediction.
     const auto [a, p] = fit_power(Recording::sizes, t);
     fits[noise] = {a, p};
@@ -224,27 +226,27 @@ int main(int argc, char** argv) {
     std::map<int, double> balance_measured;
     for (int k : {1, 2}) {
       const Run r = run_tkfac(fmt::format("{} --oversubscribe {} -n {} {} {}", TKFAC_MPIEXEC,
-                                          getuid() == 0 ? "--allow-run-as-root" : "", k,
-                                          TKFAC_CLI, train_args));
+                                          getuid() == 0 ? "--allow-run-as-root" : "", k, TKFAC_CLI,
+                                          train_args));
       wall[k] = r.train_seconds;
       command[k] = r.seconds;
       balance_measured[k] = r.max_over_mean;
       if (!r.mpi_line.empty()) std::printf("  -n %d: %s\n", k, r.mpi_line.c_str());
     }
     const Run plain = run_tkfac(fmt::format("{} {}", TKFAC_CLI, train_args));
-    std::printf("  tkfac train, %d steps, training wall time: plain %.2f s, mpiexec -n 1 %.2f s, "
-                "-n 2 %.2f s: speedup %.2f, efficiency %.2f\n"
-                "  (whole commands with start-up, data and evaluation: %.2f, %.2f, %.2f s: "
-                "speedup %.2f)\n",
-                steps + 1, plain.train_seconds, wall[1], wall[2], wall[1] / wall[2],
-                wall[1] / wall[2] / 2, plain.seconds, command[1], command[2],
-                command[1] / command[2]);
+    std::printf(
+        "  tkfac train, %d steps, training wall time: plain %.2f s, mpiexec -n 1 %.2f s, "
+        "-n 2 %.2f s: speedup %.2f, efficiency %.2f\n"
+        "  (whole commands with start-up, data and evaluation: %.2f, %.2f, %.2f s: "
+        "speedup %.2f)\n",
+        steps + 1, plain.train_seconds, wall[1], wall[2], wall[1] / wall[2], wall[1] / wall[2] / 2,
+        plain.seconds, command[1], command[2], command[1] / command[2]);
     long bytes = 0;
     for (long n : Recording::sizes) bytes += 8 * n * n;
     for (int k : {1, 2}) {
       csv << fmt::format("measured,49-32-10,{},{},{:.3f},{:.3f},{:.3f},{:.3f},{}\n", noise, k,
-                         wall[k], wall[1] / wall[k], wall[1] / wall[k] / k,
-                         balance_measured[k], bytes);
+                         wall[k], wall[1] / wall[k], wall[1] / wall[k] / k, balance_measured[k],
+                         bytes);
     }
   }
 
@@ -252,11 +254,12 @@ int main(int argc, char** argv) {
   const std::vector<long> wide = {785, 512, 513, 512, 513, 10};
   long bytes = 0;
   for (long n : wide) bytes += 8 * n * n;
-  std::printf("\n== prediction: wide network 784-512-512-10, per-request time from the fit, the "
-              "same assignment\n   communication per step: every rank receives every inverse, "
-              "%.1f MB (%ld bytes); at 10 GB/s and 5 us per message stage that is %.2f ms + "
-              "log2(K) * 5 us\n",
-              bytes / 1e6, bytes, bytes / 1e10 * 1e3);
+  std::printf(
+      "\n== prediction: wide network 784-512-512-10, per-request time from the fit, the "
+      "same assignment\n   communication per step: every rank receives every inverse, "
+      "%.1f MB (%ld bytes); at 10 GB/s and 5 us per message stage that is %.2f ms + "
+      "log2(K) * 5 us\n",
+      bytes / 1e6, bytes, bytes / 1e10 * 1e3);
   for (const auto& [noise, f] : fits) {
     std::vector<double> t;
     for (long n : wide) t.push_back(f.a * std::pow(static_cast<double>(n), f.p));
@@ -264,8 +267,9 @@ int main(int argc, char** argv) {
     double total = 0;
     for (double x : t) total += x;
     std::printf("  %s: one process %.4g s per refresh (%s)\n", noise > 0 ? "noisy" : "noiseless",
-                total, split ? "inverses in column pieces: one run per column at most"
-                             : "one covariance run per factor: a factor is the unit");
+                total,
+                split ? "inverses in column pieces: one run per column at most"
+                      : "one covariance run per factor: a factor is the unit");
     std::printf("  %6s %12s %9s %9s %9s\n", "ranks", "s/refresh", "speedup", "effic.", "max/mean");
     for (int k = 1; k <= 1024; k *= 2) {
       const par::Balance b = plan(t, wide, split, k);
@@ -284,13 +288,17 @@ int main(int argc, char** argv) {
      << "set xlabel 'MPI ranks'\nset ylabel 'speedup'\n"
      << "set title 'K-FAC circuit solves over MPI ranks (spice)'\n"
      << "plot x title 'ideal' lc rgb 'gray', \\\n"
-     << " '" << out << ".csv' using (strcol(1) eq 'predicted' && $3 == 0 ? $4 : 1/0):6 with linespoints "
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'predicted' && $3 == 0 ? $4 : 1/0):6 with linespoints "
         "title 'wide, noiseless (predicted)', \\\n"
-     << " '" << out << ".csv' using (strcol(1) eq 'predicted' && $3 > 0 ? $4 : 1/0):6 with linespoints "
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'predicted' && $3 > 0 ? $4 : 1/0):6 with linespoints "
         "title 'wide, noisy (predicted)', \\\n"
-     << " '" << out << ".csv' using (strcol(1) eq 'measured' && $3 == 0 ? $4 : 1/0):6 with points pt 7 "
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'measured' && $3 == 0 ? $4 : 1/0):6 with points pt 7 "
         "ps 1.5 title 'reference, noiseless (measured)', \\\n"
-     << " '" << out << ".csv' using (strcol(1) eq 'measured' && $3 > 0 ? $4 : 1/0):6 with points pt 9 "
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'measured' && $3 > 0 ? $4 : 1/0):6 with points pt 9 "
         "ps 1.5 title 'reference, noisy (measured)'\n";
   gp.close();
   if (std::system(fmt::format("gnuplot {}.gp", out).c_str()) != 0) {

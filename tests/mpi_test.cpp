@@ -47,7 +47,8 @@ std::string mpiexec(int ranks, const std::string& options = "") {
 // Plain, `mpiexec -n 1` and `mpiexec -n 2` runs of `train <args>`: equal logs and checkpoints.
 void check_same_for_any_ranks(const std::string& args) {
   ScratchDir dir("mpi");
-  const std::string common = "train --quiet --dataset synthetic --layers 8,8,3 --batch-size 32 --steps 4 " + args;
+  const std::string common =
+      "train --quiet --dataset synthetic --layers 8,8,3 --batch-size 32 --steps 4 " + args;
   const auto run = [&](const std::string& prefix, const std::string& name) {
     const auto r = run_command(fmt::format("{} {} --log {} --save {}", prefix, common,
                                            dir.file(name + ".csv"), dir.file(name + ".json")));
@@ -100,9 +101,9 @@ TEST_CASE("mpi: a failing rank ends every rank within seconds, named by rank and
     int exit_code;  // -1: any non-zero
     std::string message;
   };
-  for (const Case& c : {Case{"1", 3, "simulation failed: rank 1, solve 'layer "},
-                        Case{"1:input", 2, "error: rank 1, solve 'layer "},
-                        Case{"1:kill", -1, "rank 1"}}) {
+  for (const Case& c :
+       {Case{"1", 3, "simulation failed: rank 1, solve 'layer "},
+        Case{"1:input", 2, "error: rank 1, solve 'layer "}, Case{"1:kill", -1, "rank 1"}}) {
     INFO(c.spec);
     const auto start = std::chrono::steady_clock::now();
     const auto r = run_command(fmt::format("TKFAC_TEST_FAIL_RANK={} {} {}", c.spec,

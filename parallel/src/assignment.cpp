@@ -35,9 +35,10 @@ std::vector<WorkPiece> split_large(const std::vector<double>& costs,
     }
     for (long j = 0; j < k; ++j) {
       const long first = n * j / k, last = n * (j + 1) / k;
-      pieces.push_back({i, k == 1 ? -1 : first, k == 1 ? n : last - first,
-                        k == 1 ? costs[i]
-                               : costs[i] * static_cast<double>(last - first) / static_cast<double>(n)});
+      pieces.push_back(
+          {i, k == 1 ? -1 : first, k == 1 ? n : last - first,
+           k == 1 ? costs[i]
+                  : costs[i] * static_cast<double>(last - first) / static_cast<double>(n)});
     }
   }
   return pieces;
@@ -46,7 +47,8 @@ std::vector<WorkPiece> split_large(const std::vector<double>& costs,
 Balance balance(const std::vector<double>& costs, const std::vector<int>& owner, int ranks) {
   Balance b;
   b.load.assign(static_cast<std::size_t>(std::max(ranks, 1)), 0.0);
-  for (std::size_t i = 0; i < costs.size(); ++i) b.load[static_cast<std::size_t>(owner[i])] += costs[i];
+  for (std::size_t i = 0; i < costs.size(); ++i)
+    b.load[static_cast<std::size_t>(owner[i])] += costs[i];
   b.max = *std::max_element(b.load.begin(), b.load.end());
   b.mean = std::accumulate(b.load.begin(), b.load.end(), 0.0) / static_cast<double>(b.load.size());
   return b;
@@ -56,8 +58,9 @@ double model_cost(const solver::LinearSolver& solver, const solver::SolveShape& 
   const double n = static_cast<double>(shape.n);
   const solver::SolveCost c = solver.cost(shape);
   if (c.circuit_runs > 0) return static_cast<double>(c.circuit_runs) * n * n * n;
-  const double columns =
-      shape.kind == solver::SolveRequest::Kind::inverse ? n : static_cast<double>(shape.rhs_columns);
+  const double columns = shape.kind == solver::SolveRequest::Kind::inverse
+                             ? n
+                             : static_cast<double>(shape.rhs_columns);
   return n * n * n / 3.0 + n * n * columns;
 }
 

@@ -105,10 +105,10 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 // rank's own failure.
 struct DistributedSolver::Running {
   long call = 0;
-  long total = 0;        // circuit runs of the whole batch
-  long local_done = 0;   // runs of this rank's finished solves
+  long total = 0;                     // circuit runs of the whole batch
+  long local_done = 0;                // runs of this rank's finished solves
   std::vector<double> rank_progress;  // rank 0: runs done (with the fraction of the one under way)
-  int finals = 0;        // rank 0: final messages received
+  int finals = 0;                     // rank 0: final messages received
   double last_sent = -1.0;
   Status status = Status::ok;
   std::string message;
@@ -264,7 +264,7 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     tell_others();
   };
 
-  // This rank's share, in request order.
+  // This rank's share, in request (and column) order.
   ByteWriter mine;
   std::int64_t solved = 0;
   ByteWriter entries;
@@ -281,7 +281,8 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
       if (flag) throw Stopped{};
       inject_failure(rank_);
       const auto start = std::chrono::steady_clock::now();
-      Solution s = piece.first < 0 ? inner_->solve_request(r) : inner_->solve_request(piece_of(r, piece));
+      Solution s =
+          piece.first < 0 ? inner_->solve_request(r) : inner_->solve_request(piece_of(r, piece));
       const double seconds = seconds_since(start);
       entries.put<std::int64_t>(index);
       entries.put(seconds);
@@ -292,7 +293,7 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     } catch (const Stopped&) {
       run.status = Status::stopped;
     } catch (const InputError& e) {
-      record(Status::input, e.what(), index);  // the message names the request's label
+      record(Status::input, e.what(), index);  // named by rank and solve at the exchange
     } catch (const SimulationError& e) {
       record(Status::simulation, e.what(), index);
     } catch (const std::exception& e) {
@@ -400,12 +401,12 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     std::string where = fmt::format("rank {} (solver call {})", first_failed, run.call);
     if (failed_index >= 0) {
       const WorkPiece& piece = pieces[static_cast<std::size_t>(failed_index)];
-      where = fmt::format(
-          "rank {}, solve '{}'{} (request {} of {}, solver call {})", first_failed,
-          requests[piece.item].label,
-          piece.first < 0 ? ""
-                          : fmt::format(" columns {}-{}", piece.first + 1, piece.first + piece.columns),
-          piece.item + 1, count, run.call);
+      where = fmt::format("rank {}, solve '{}'{} (request {} of {}, solver call {})", first_failed,
+                          requests[piece.item].label,
+                          piece.first < 0 ? ""
+                                          : fmt::format(" columns {}-{}", piece.first + 1,
+                                                        piece.first + piece.columns),
+                          piece.item + 1, count, run.call);
     }
     // The failing rank keeps its own exception when it is not one of ours (e.g. an interrupt).
     if (first_failed == rank_ && failed_status == Status::other && run.error) {

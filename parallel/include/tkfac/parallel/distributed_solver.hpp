@@ -9,13 +9,14 @@
 // Every rank calls solve_all with the same requests (each runs the same program on the same
 // data; only the solves are split). An inverse whose backend can solve it in column pieces that
 // merge bit for bit (SolveCost::column_pieces: the noiseless spice circuit) is split when it
-// would take more than half a rank's share, so one large factor does not bound the speedup. The requests are assigned to ranks by cost (assignment.hpp):
-// the model cost at first, then each request position's measured time from the previous call of
-// the same shape, which travels with the results so that every rank assigns alike. Each rank
-// solves its share with its own backend, the solutions (and their reports) are exchanged, and
-// every rank returns all of them. A solve is a function of its request and the options only
-// (the circuit backends' noise seed is the options' seed plus 7919 x the column: the seed
-// belongs to the solve), so the solutions are bit for bit those of one process, for any number of ranks.
+// would take more than half a rank's share, so one large factor does not bound the speedup.
+// The work is assigned to ranks by cost (assignment.hpp): the model cost at first, then each
+// request position's measured time from the previous call of the same shape, which travels with
+// the results so that every rank assigns alike. Each rank solves its share with its own
+// backend, the solutions (and their reports) are exchanged, and every rank returns all of them.
+// A solve is a function of its request and the options only (the circuit backends' noise seed
+// is the options' seed plus 7919 x the column: the seed belongs to the solve), so the solutions
+// are bit for bit those of one process, for any number of ranks.
 //
 // Progress (LinearSolver::set_progress): rank 0 hears every rank's circuit runs (each rank sends
 // its count to rank 0 as it goes). Failures: a rank whose solve throws tells the others, which
@@ -44,7 +45,8 @@ class DistributedSolver final : public solver::LinearSolver {
                                      double damping) override;
   solver::Solution inverse_activations(const Eigen::MatrixXd& a, double damping) override;
   solver::Solution solve_request(const solver::SolveRequest& request) override;
-  std::vector<solver::Solution> solve_all(const std::vector<solver::SolveRequest>& requests) override;
+  std::vector<solver::Solution> solve_all(
+      const std::vector<solver::SolveRequest>& requests) override;
   solver::SolveCost cost(const solver::SolveShape& shape) const override {
     return inner_->cost(shape);
   }
