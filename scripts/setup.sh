@@ -11,6 +11,7 @@ packages=(
   gnuplot-nox nlohmann-json3-dev
   pybind11-dev python3-dev python3-numpy python3-pytest
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

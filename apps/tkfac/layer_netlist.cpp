@@ -257,6 +257,7 @@ void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c
         "--all '{}': exists and is not an empty directory (expected a new or empty directory)",
         a.all_dir));
   }
+  if (!file_output()) return;  // another process (MPI rank 0) writes them
   const fs::path parent = fs::absolute(dir).parent_path();
   std::random_device rd;
   const fs::path tmp = parent / fmt::format(".{}.tmp-{:08x}", dir.filename().string(), rd());

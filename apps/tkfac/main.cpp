@@ -1,22 +1,58 @@
 // tkfac: co-simulation of thermodynamic (noise-driven analog) hardware for K-FAC.
+//
+// Under mpirun (built with MPI): every rank runs the same command on the same data, and each
+// solver's batch calls (K-FAC's factor solves) are spread over the ranks
+// (tkfac::parallel::DistributedSolver). Only rank 0 prints and writes files.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <clocale>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "tkfac/core/dense.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/output_file.hpp"
 #include "tkfac/core/version.hpp"
 #include "tkfac/cosim/backends.hpp"
+#ifdef TKFAC_WITH_MPI
+#include "tkfac/parallel/distributed_solver.hpp"
+#include "tkfac/parallel/mpi_world.hpp"
+#include "tkfac/solver/registry.hpp"
+#endif
 
-int main(int argc, char** argv) {
-  std::setlocale(LC_ALL, "C");
-  tkfac::dense::keep_freed_memory();
-  tkfac::cosim::register_backends();  // spice and ou, for every command that solves
+namespace {
+
+// Where this process says what went wrong: stderr on rank 0 (or without MPI); on the other
+// ranks, whose output is discarded, the original stderr, and only for errors rank 0 may not have
+// had (bad input is the same on every rank; a failure shared by the solver's exchange is
+// reported by rank 0, naming the rank and solve).
+struct ErrorSink {
+  int rank = 0;
+  FILE* err = stderr;
+  bool failed_together = false;
+  void say(bool input_error, const std::string& text) const {
+    if (rank == 0) {
+      std::fprintf(err, "tkfac: %s\n", text.c_str());
+    } else if (!failed_together) {
+      // Bad input is bad on every rank: give rank 0 a moment to say it and end the job; a rank
+      // still here after that failed alone.
+      if (input_error) ::sleep(5);
+      std::fprintf(err, "tkfac: rank %d: %s\n", rank, text.c_str());
+    }
+    std::fflush(err);
+  }
+};
+
+int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& failed_together) {
   CLI::App app{
       "tkfac: thermodynamic K-FAC co-simulation with ngspice.\n"
       "Netlists for Kronecker factors, circuit solves, and K-FAC training with pluggable solvers."};
@@ -24,6 +60,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   // --threads may come before or after the subcommand (the one option every command shares).
   app.fallthrough(true);
+  // The default does not depend on the number of MPI ranks (results may depend on the thread
+  // count); under mpirun give --threads (cores / ranks per machine) to avoid oversubscription.
   int threads = tkfac::dense::machine_cores();
   app.add_option("--threads", threads,
                  "threads of the digital linear algebra (OpenBLAS); default: this machine's cores")
@@ -44,16 +82,74 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);  // prints help, or the parse error with the option's name
     return code == 0 ? 0 : 2;
   } catch (const tkfac::InputError& e) {
-    std::fprintf(stderr, "tkfac: error: %s\n", e.what());
+    sink.failed_together = failed_together();
+    sink.say(true, fmt::format("error: {}", e.what()));
     return 2;
   } catch (const tkfac::SimulationError& e) {
-    std::fprintf(stderr, "tkfac: simulation failed: %s\n", e.what());
+    sink.failed_together = failed_together();
+    sink.say(false, fmt::format("simulation failed: {}", e.what()));
     return 3;
   } catch (const tkfac::cli::Interrupted& e) {
+    sink.failed_together = failed_together();
     return 128 + e.signal();  // the command has said what it completed
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "tkfac: internal error: %s\n", e.what());
+    sink.failed_together = failed_together();
+    sink.say(false, fmt::format("internal error: {}", e.what()));
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setlocale(LC_ALL, "C");
+  tkfac::dense::keep_freed_memory();
+  tkfac::cosim::register_backends();  // spice and ou, for every command that solves
+  ErrorSink sink;
+  std::function<bool()> failed_together = [] { return false; };
+#ifdef TKFAC_WITH_MPI
+  std::optional<tkfac::parallel::MpiWorld> world;
+  if (tkfac::parallel::MpiWorld::launched()) world.emplace(argc, argv);
+  if (world && world->size() > 1) {
+    const MPI_Comm comm = world->comm();
+    tkfac::solver::set_solver_decorator([comm](std::unique_ptr<tkfac::solver::LinearSolver> s) {
+      return std::make_unique<tkfac::parallel::DistributedSolver>(std::move(s), comm);
+    });
+    failed_together = [] { return tkfac::parallel::DistributedSolver::failed_together(); };
+    sink.rank = world->rank();
+    if (sink.rank != 0) {
+      // Rank 0 prints and writes; the others keep their stderr for errors of their own.
+      const int saved = ::dup(STDERR_FILENO);
+      if (saved >= 0) sink.err = ::fdopen(saved, "w");
+      if (std::freopen("/dev/null", "w", stdout) == nullptr ||
+          std::freopen("/dev/null", "w", stderr) == nullptr) {
+        sink.err = stderr;
+      }
+      tkfac::set_file_output(false);
+    }
+  }
+  const int code = run(argc, argv, sink, failed_together);
+  if (code == 0 && world && world->size() > 1 && world->rank() == 0) {
+    const auto t = tkfac::parallel::DistributedSolver::totals();
+    if (t.calls > 0) {
+      // The load balance of the solves as run: 1 is a perfect split.
+      std::cout << fmt::format(
+          "mpi        {} ranks, {} distributed solve calls: slowest rank {:.3f} s, mean rank "
+          "{:.3f} s of solves (max/mean {:.2f}); {:.3g} MB of results exchanged\n",
+          world->size(), t.calls, t.max_rank_seconds, t.mean_rank_seconds,
+          t.mean_rank_seconds > 0 ? t.max_rank_seconds / t.mean_rank_seconds : 1.0, t.bytes / 1e6);
+    }
+  }
+  if (code != 0 && world && world->size() > 1 && !sink.failed_together) {
+    // This rank alone failed: end now, without MPI_Finalize (which would wait for the others);
+    // mpirun sees the exit code and stops every rank.
+    std::cout.flush();
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;  // ~MpiWorld: MPI_Finalize with the others (they failed or finished alike)
+#else
+  return run(argc, argv, sink, failed_together);
+#endif
 }

@@ -98,6 +98,7 @@ void write_plot(const std::string& path, const std::vector<PlotPanel>& panels,
                 const PlotOptions& options, const std::string& option) {
   check_plot_path(path, option);
   if (panels.empty()) throw InputError(fmt::format("{}: nothing to plot", option));
+  if (!file_output()) return;  // another process (MPI rank 0) writes it
   const bool svg = extension_of(path) == ".svg";
   const int n = static_cast<int>(panels.size());
   const int cols = options.columns > 0 ? std::min(options.columns, n) : std::min(3, n);

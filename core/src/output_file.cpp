@@ -40,9 +40,17 @@ void check_writable(const std::string& path, const std::string& option) {
   }
 }
 
+namespace {
+bool g_file_output = true;
+}  // namespace
+
+void set_file_output(bool enabled) { g_file_output = enabled; }
+bool file_output() { return g_file_output; }
+
 void write_file_atomically(const std::string& path, const std::string& option,
                            const std::function<void(std::ostream&)>& write) {
   check_writable(path, option);
+  if (!g_file_output) return;
   std::random_device rd;
   const std::string tmp = fmt::format("{}.{:08x}.tmp", path, rd());
   try {

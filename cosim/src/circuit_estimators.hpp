@@ -84,6 +84,7 @@ class InverseEstimator {
 struct Estimators {
   std::unique_ptr<SolveEstimator> solve;
   std::unique_ptr<InverseEstimator> inverse;  // may use *solve
+  bool column_pieces = false;  // solver::SolveCost::column_pieces
 };
 
 // The estimators for the backend's options: the one place that decides them.

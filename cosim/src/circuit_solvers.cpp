@@ -63,6 +63,7 @@ class CircuitSolver : public solver::LinearSolver {
     } else {
       c.circuit_runs = estimators_.solve->runs(shape.n, shape.rhs_columns);
     }
+    c.column_pieces = estimators_.column_pieces;
     c.ngspice = engine_->is_spice();
     return c;
   }

@@ -62,6 +62,36 @@ SolveCost LinearSolver::cost_all(const std::vector<SolveShape>& shapes) const {
   return total;
 }
 
+Solution merge_column_pieces(const std::vector<Solution>& pieces) {
+  if (pieces.empty()) return {};
+  Solution out;
+  out.report = pieces.front().report;
+  SolveReport& r = out.report;
+  Eigen::Index columns = 0;
+  for (const Solution& p : pieces) columns += p.x.cols();
+  out.x.resize(pieces.front().x.rows(), columns);
+  r.analog_seconds = 0.0;
+  r.wall_seconds = 0.0;
+  r.simulator_steps = 0;
+  r.iterations = 0;
+  r.run_analog_seconds.clear();
+  Eigen::Index at = 0;
+  for (const Solution& p : pieces) {
+    out.x.middleCols(at, p.x.cols()) = p.x;
+    at += p.x.cols();
+    // The whole adds its runs' analog times one by one, in column order: so do we.
+    for (double a : p.report.run_analog_seconds) {
+      r.analog_seconds += a;
+      r.run_analog_seconds.push_back(a);
+    }
+    r.wall_seconds += p.report.wall_seconds;
+    r.simulator_steps += p.report.simulator_steps;
+    r.iterations += p.report.iterations;
+    r.converged = r.converged && p.report.converged;
+  }
+  return out;
+}
+
 bool from_activations(const SolveRequest& r) {
   const bool from_array = r.activations.size() != 0;
   if (from_array && r.matrix.size() != 0) {
@@ -92,6 +122,11 @@ RunProgress::Scope::~Scope() { --p_.depth_; }
 void RunProgress::run_done() {
   ++done_;
   report(0.0);
+}
+
+void RunProgress::set_done(long done, double fraction) {
+  done_ = done;
+  report(std::clamp(fraction, 0.0, 0.999));
 }
 
 void RunProgress::run_under_way(double fraction) { report(std::clamp(fraction, 0.0, 0.999)); }

@@ -23,6 +23,7 @@ struct Entry {
 struct Registry {
   std::mutex mutex;
   std::vector<Entry> entries{{"cholesky", make_cholesky_solver}, {"cg", make_cg_solver}};
+  SolverDecorator decorator;
 };
 
 Registry& registry() {
@@ -46,6 +47,12 @@ void register_backend(const std::string& name, BackendFactory factory) {
   r.entries.push_back({name, std::move(factory)});
 }
 
+void set_solver_decorator(SolverDecorator decorator) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mutex);
+  r.decorator = std::move(decorator);
+}
+
 std::vector<std::string> LinearSolver::backends() {
   Registry& r = registry();
   const std::lock_guard lock(r.mutex);
@@ -59,14 +66,17 @@ std::unique_ptr<LinearSolver> LinearSolver::create(const SolverOptions& options)
   // validate() rejects an unknown backend, listing the registered ones.
   options.validate();
   BackendFactory factory;
+  SolverDecorator decorator;
   {
     Registry& r = registry();
     const std::lock_guard lock(r.mutex);
     for (const Entry& e : r.entries) {
       if (e.name == options.backend) factory = e.factory;
     }
+    decorator = r.decorator;
   }
-  return factory(options);
+  std::unique_ptr<LinearSolver> solver = factory(options);
+  return decorator ? decorator(std::move(solver)) : std::move(solver);
 }
 
 }  // namespace tkfac::solver

@@ -18,4 +18,10 @@ void check_writable(const std::string& path, const std::string& option);
 void write_file_atomically(const std::string& path, const std::string& option,
                            const std::function<void(std::ostream&)>& write);
 
+// Whether this process writes output files (default: yes). A process that shares a job's work
+// but not its output (an MPI rank other than 0) turns it off; write_file_atomically then checks
+// the path and writes nothing.
+void set_file_output(bool enabled);
+bool file_output();
+
 }  // namespace tkfac

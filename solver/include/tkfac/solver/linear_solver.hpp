@@ -65,6 +65,9 @@ struct SolveReport {
   double effective_samples = 0.0;     // independent samples of the slowest mode
   double standard_error = 0.0;        // largest standard error of the result's entries
   Eigen::MatrixXd standard_errors{};  // per entry of x (empty when not estimated)
+  // Circuit backends: each run's analog time, in order (analog_seconds is their sum, added in
+  // this order), so that the pieces of a solve split by columns add up as the whole.
+  std::vector<double> run_analog_seconds{};
 };
 
 struct Solution {
@@ -108,7 +111,19 @@ struct SolveCost {
   bool ngspice = false;   // the runs are ngspice transients (each time step a dense LU: ~n^3)
   // Every system that runs is answered by one run (a covariance inverse), not one run per column.
   bool one_run_per_system = false;
+  // An inverse's columns are runs of their own that depend on nothing but the column
+  // (noiseless, cold, final state): it may be solved in pieces, contiguous columns of the
+  // identity as Kind::solve requests, and merge_column_pieces gives the whole's Solution bit
+  // for bit. What lets DistributedSolver split one large factor. (Not for general right-hand
+  // sides: a piece's circuit is scaled for its first column, and Method 2's solves then differ
+  // from the whole's in the last bits, as measured.)
+  bool column_pieces = false;
 };
+
+// The Solution of a system from the Solutions of its column pieces, in column order (see
+// SolveCost::column_pieces): x side by side, runs, steps and analog times added in run order,
+// the rest from the first piece.
+Solution merge_column_pieces(const std::vector<Solution>& pieces);
 
 // Where a call (solve, inverse, their _activations forms, solve_all) is in its circuit runs: the
 // callback set with LinearSolver::set_progress hears it once when the call begins (runs_done 0),
@@ -141,6 +156,9 @@ class RunProgress {
   };
   void run_done();                    // a circuit run finished
   void run_under_way(double fraction);  // the run under way is this far along, in [0, 1)
+  // The call's count set from outside (a solver that runs a call's systems elsewhere, e.g. on
+  // other MPI ranks): `done` runs finished, the next `fraction` along.
+  void set_done(long done, double fraction);
 
  private:
   void report(double fraction) const;

@@ -24,4 +24,10 @@ using BackendFactory = std::function<std::unique_ptr<LinearSolver>(const SolverO
 // factory and keeps its place, so registering twice is harmless. Thread-safe.
 void register_backend(const std::string& name, BackendFactory factory);
 
+// Wraps every solver LinearSolver::create makes from now on (the backend's solver in, the one
+// handed out back), e.g. tkfac::parallel::DistributedSolver, which spreads solve_all over MPI
+// ranks. An empty function removes it. A program sets it once, before it creates solvers.
+using SolverDecorator = std::function<std::unique_ptr<LinearSolver>(std::unique_ptr<LinearSolver>)>;
+void set_solver_decorator(SolverDecorator decorator);
+
 }  // namespace tkfac::solver

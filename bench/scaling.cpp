@@ -1,0 +1,309 @@
+// bench/scaling: K-FAC's circuit solves spread over MPI ranks (tkfac::parallel::DistributedSolver).
+//
+// 1. Measured per-solve costs: the reference network (49-32-10 tanh, Fashion-MNIST pooled to
+//    7x7, batch 64), K-FAC Method 1 with an inverse refresh every step through the spice
+//    backend, noiseless (unit right-hand sides: one run per factor column) and noisy (beta^-1 =
+//    1e-3: one covariance run per factor), each factor inverse timed in this process.
+// 2. Measured speedup: `mpiexec -n K tkfac train` of the same run for K = 1 and 2, the training
+//    wall time its summary prints (the whole command's, with MPI start-up, data loading and
+//    evaluation, is printed beside it); speedup T1 / T2 and parallel efficiency speedup / K.
+//    The load balance (max / mean rank time per step): the split and assignment of the measured
+//    per-solve times (what DistributedSolver uses from its second call on), and tkfac's own
+//    closing `mpi` line from the 2-rank run.
+// 3. Predicted strong scaling to 16-1024 ranks for the wide network 784-512-512-10: per-request
+//    time t(n) = a n^p fitted to the measured costs of part 1, the same splitting (noiseless
+//    inverses in column pieces, down to one column) and assignment, and the communication
+//    volume per step (every rank receives every solution: sum of n^2 doubles).
+//
+// Writes <out>.csv and <out>.png (gnuplot). Usage: scaling [--steps N] [--out PREFIX]
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tkfac/core/option_table.hpp"
+#include "tkfac/cosim/backends.hpp"
+#include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
+#include "tkfac/kfac/mlp.hpp"
+#include "tkfac/kfac/optimizer_factory.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/parallel/assignment.hpp"
+#include "tkfac/solver/registry.hpp"
+
+namespace kf = tkfac::kfac;
+namespace par = tkfac::parallel;
+using tkfac::solver::LinearSolver;
+using tkfac::solver::Solution;
+using tkfac::solver::SolveRequest;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Times every request of every solve_all call (one process, in order).
+class Recording final : public LinearSolver {
+ public:
+  explicit Recording(std::unique_ptr<LinearSolver> inner) : inner_(std::move(inner)) {}
+  std::string_view name() const override { return inner_->name(); }
+  Solution solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double d) override {
+    return inner_->solve(m, b, d);
+  }
+  tkfac::solver::SolveCost cost(const tkfac::solver::SolveShape& s) const override {
+    return inner_->cost(s);
+  }
+  std::vector<Solution> solve_all(const std::vector<SolveRequest>& requests) override {
+    std::vector<Solution> out;
+    std::vector<double> seconds;
+    for (const SolveRequest& r : requests) {
+      const auto start = std::chrono::steady_clock::now();
+      out.push_back(inner_->solve_request(r));
+      seconds.push_back(seconds_since(start));
+      if (calls.empty()) sizes.push_back(tkfac::solver::shape_of(r).n), labels.push_back(r.label);
+    }
+    calls.push_back(seconds);
+    return out;
+  }
+  static inline std::vector<std::vector<double>> calls;  // per call, per request
+  static inline std::vector<long> sizes;
+  static inline std::vector<std::string> labels;
+
+ private:
+  std::unique_ptr<LinearSolver> inner_;
+};
+
+kf::OptimizerConfig spice_config(double noise) {
+  kf::OptimizerConfig cfg;
+  cfg.name = "kfac";
+  cfg.kfac.solver.backend = "spice";
+  cfg.kfac.solver.netlist.noise_variance = noise;
+  cfg.kfac.inverse_update_interval = 1;
+  return cfg;
+}
+
+// Per request: the median over the steps after the first (which starts the library).
+std::vector<double> measure(double noise, const kf::Dataset& train, int steps) {
+  Recording::calls.clear();
+  Recording::sizes.clear();
+  Recording::labels.clear();
+  tkfac::solver::set_solver_decorator(
+      [](std::unique_ptr<LinearSolver> s) { return std::make_unique<Recording>(std::move(s)); });
+  kf::Mlp net({49, 32, 10}, kf::Activation::tanh, 1);
+  auto opt = kf::make_optimizer(spice_config(noise));
+  for (int s = 0; s <= steps; ++s) opt->step(net, train.slice(64L * s, 64));
+  tkfac::solver::set_solver_decorator({});
+  std::vector<double> med(Recording::sizes.size());
+  for (std::size_t i = 0; i < med.size(); ++i) {
+    std::vector<double> v;
+    for (std::size_t c = 1; c < Recording::calls.size(); ++c) v.push_back(Recording::calls[c][i]);
+    std::sort(v.begin(), v.end());
+    med[i] = v[v.size() / 2];
+  }
+  return med;
+}
+
+struct Run {
+  double seconds = 0;        // the whole command: start-up, data, training, evaluation
+  double train_seconds = 0;  // the summary's wall time of the training steps
+  std::string mpi_line;      // tkfac's "mpi ... (max/mean x)" summary under mpiexec -n > 1
+  double max_over_mean = 1.0;
+};
+
+Run run_tkfac(const std::string& command) {
+  Run r;
+  const auto start = std::chrono::steady_clock::now();
+  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+  char line[1024];
+  while (pipe != nullptr && std::fgets(line, sizeof line, pipe) != nullptr) {
+    const std::string l = line;
+    if (l.rfind("kfac:spice ", 0) == 0) {
+      // run, steps, train loss, test loss, test acc, wall s, analog s
+      std::istringstream in(l);
+      std::string word;
+      for (int i = 0; i < 6 && in >> word; ++i) {
+      }
+      r.train_seconds = std::atof(word.c_str());
+    }
+    if (l.rfind("mpi ", 0) == 0) {
+      r.mpi_line = l.substr(0, l.size() - 1);
+      const auto at = l.find("max/mean ");
+      if (at != std::string::npos) r.max_over_mean = std::atof(l.c_str() + at + 9);
+    }
+  }
+  const int rc = pipe != nullptr ? ::pclose(pipe) : -1;
+  if (rc != 0) std::fprintf(stderr, "scaling: failed (%d): %s\n", rc, command.c_str());
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// Least squares of log t = log a + p log n.
+std::pair<double, double> fit_power(const std::vector<long>& n, const std::vector<double>& t) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  const double k = static_cast<double>(n.size());
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const double x = std::log(static_cast<double>(n[i])), y = std::log(t[i]);
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double p = (k * sxy - sx * sy) / (k * sxx - sx * sx);
+  return {std::exp((sy - p * sx) / k), p};
+}
+
+// The time of a batch of inverses on `ranks` ranks as DistributedSolver runs it: split_large
+// (noiseless spice inverses are solved in column pieces), then the assignment.
+par::Balance plan(const std::vector<double>& t, const std::vector<long>& n, bool split, int ranks) {
+  const std::vector<par::WorkPiece> pieces =
+      par::split_large(t, n, std::vector<bool>(t.size(), split), ranks);
+  std::vector<double> costs;
+  for (const par::WorkPiece& p : pieces) costs.push_back(p.cost);
+  return par::balance(costs, par::assign_by_cost(costs, ranks), ranks);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int steps = 3;
+  std::string out = "scaling";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--steps") steps = std::atoi(argv[i + 1]);
+    if (a == "--out") out = argv[i + 1];
+  }
+  tkfac::cosim::register_backends();
+  kf::FashionMnistOptions fo;
+  fo.pool = 4;
+  fo.limit = 64L * (steps + 1);
+  const kf::Dataset train = kf::load_fashion_mnist(kf::Split::train, fo);
+
+  std::ofstream csv(out + ".csv");
+  csv << "kind,network,noise,ranks,seconds,speedup,efficiency,max_over_mean,bytes_per_step\n";
+  std::printf("machine: %ld cores online; shared with other work while measured\n",
+              sysconf(_SC_NPROCESSORS_ONLN));
+  struct Fit {
+    double a, p;
+  };
+  std::map<double, Fit> fits;
+  for (const double noise : {0.0, 1e-3}) {
+    const std::string what = noise > 0 ? "noisy (beta^-1 = 1e-3, covariance)" : "noiseless";
+    const std::vector<double> t = measure(noise, train, steps);
+    std::printf("\n== reference network 49-32-10, spice, %s: one inverse refresh per step\n",
+                what.c_str());
+    double total = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      std::printf("  %-10s n = %3ld  %8.3f s\n", Recording::labels[i].c_str(), Recording::sizes[i],
+                  t[i]);
+      total += t[i];
+    }
+    const bool split = noise == 0.0;  // column pieces: the noiseless circuit only
+    const par::Balance b = plan(t, Recording::sizes, split, 2);
+    std::printf(
+        "  refresh %.3f s in one process; 2 ranks by cost%s: max %.3f s, mean %.3f s, "
+        "max/mean %.2f, best speedup of the solves %.2f (the largest factor alone: %.0f%%)\n",
+        total, split ? ", large factors in column pieces" : ", whole factors", b.max, b.mean,
+        b.max / b.mean, total / b.max, 100 * *std::max_element(t.begin(), t.end()) / total);
+    // Fit per-request time against n for the prediction.
+    const auto [a, p] = fit_power(Recording::sizes, t);
+    fits[noise] = {a, p};
+    std::printf("  fit: t(n) = %.3g n^%.2f s per factor inverse\n", a, p);
+
+    // Measured: mpiexec -n 1 and 2.
+    const std::string train_args = fmt::format(
+        "train --quiet --solver spice {} {} --steps {} {} 1 --eval-every 0",
+        tkfac::options::flag_of(tkfac::netlist_gen::netlist_option_table(), "noise_variance"),
+        noise, steps + 1,
+        tkfac::options::flag_of(kf::kfac_option_table(), "inverse_update_interval"));
+    std::map<int, double> wall, command;
+    std::map<int, double> balance_measured;
+    for (int k : {1, 2}) {
+      const Run r = run_tkfac(fmt::format("{} --oversubscribe {} -n {} {} {}", TKFAC_MPIEXEC,
+                                          getuid() == 0 ? "--allow-run-as-root" : "", k, TKFAC_CLI,
+                                          train_args));
+      wall[k] = r.train_seconds;
+      command[k] = r.seconds;
+      balance_measured[k] = r.max_over_mean;
+      if (!r.mpi_line.empty()) std::printf("  -n %d: %s\n", k, r.mpi_line.c_str());
+    }
+    const Run plain = run_tkfac(fmt::format("{} {}", TKFAC_CLI, train_args));
+    std::printf(
+        "  tkfac train, %d steps, training wall time: plain %.2f s, mpiexec -n 1 %.2f s, "
+        "-n 2 %.2f s: speedup %.2f, efficiency %.2f\n"
+        "  (whole commands with start-up, data and evaluation: %.2f, %.2f, %.2f s: "
+        "speedup %.2f)\n",
+        steps + 1, plain.train_seconds, wall[1], wall[2], wall[1] / wall[2], wall[1] / wall[2] / 2,
+        plain.seconds, command[1], command[2], command[1] / command[2]);
+    long bytes = 0;
+    for (long n : Recording::sizes) bytes += 8 * n * n;
+    for (int k : {1, 2}) {
+      csv << fmt::format("measured,49-32-10,{},{},{:.3f},{:.3f},{:.3f},{:.3f},{}\n", noise, k,
+                         wall[k], wall[1] / wall[k], wall[1] / wall[k] / k, balance_measured[k],
+                         bytes);
+    }
+  }
+
+  // Prediction: the wide network, factor inverses A 785, 513, 513 and G 512, 512, 10.
+  const std::vector<long> wide = {785, 512, 513, 512, 513, 10};
+  long bytes = 0;
+  for (long n : wide) bytes += 8 * n * n;
+  std::printf(
+      "\n== prediction: wide network 784-512-512-10, per-request time from the fit, the "
+      "same assignment\n   communication per step: every rank receives every inverse, "
+      "%.1f MB (%ld bytes); at 10 GB/s and 5 us per message stage that is %.2f ms + "
+      "log2(K) * 5 us\n",
+      bytes / 1e6, bytes, bytes / 1e10 * 1e3);
+  for (const auto& [noise, f] : fits) {
+    std::vector<double> t;
+    for (long n : wide) t.push_back(f.a * std::pow(static_cast<double>(n), f.p));
+    const bool split = noise == 0.0;
+    double total = 0;
+    for (double x : t) total += x;
+    std::printf("  %s: one process %.4g s per refresh (%s)\n", noise > 0 ? "noisy" : "noiseless",
+                total,
+                split ? "inverses in column pieces: one run per column at most"
+                      : "one covariance run per factor: a factor is the unit");
+    std::printf("  %6s %12s %9s %9s %9s\n", "ranks", "s/refresh", "speedup", "effic.", "max/mean");
+    for (int k = 1; k <= 1024; k *= 2) {
+      const par::Balance b = plan(t, wide, split, k);
+      const double comm = k > 1 ? bytes / 1e10 * (k - 1) / k + std::log2(k) * 5e-6 : 0.0;
+      const double s = b.max + comm;
+      std::printf("  %6d %12.4g %9.2f %9.3f %9.2f\n", k, s, total / s, total / s / k,
+                  b.max / b.mean);
+      csv << fmt::format("predicted,784-512-512-10,{},{},{:.6g},{:.4f},{:.4f},{:.3f},{}\n", noise,
+                         k, s, total / s, total / s / k, b.max / b.mean, bytes);
+    }
+  }
+  csv.close();
+  std::ofstream gp(out + ".gp");
+  gp << "set terminal pngcairo size 900,600\nset output '" << out << ".png'\n"
+     << "set datafile separator ','\nset logscale xy 2\nset key top left\n"
+     << "set xlabel 'MPI ranks'\nset ylabel 'speedup'\n"
+     << "set title 'K-FAC circuit solves over MPI ranks (spice)'\n"
+     << "plot x title 'ideal' lc rgb 'gray', \\\n"
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'predicted' && $3 == 0 ? $4 : 1/0):6 with linespoints "
+        "title 'wide, noiseless (predicted)', \\\n"
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'predicted' && $3 > 0 ? $4 : 1/0):6 with linespoints "
+        "title 'wide, noisy (predicted)', \\\n"
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'measured' && $3 == 0 ? $4 : 1/0):6 with points pt 7 "
+        "ps 1.5 title 'reference, noiseless (measured)', \\\n"
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'measured' && $3 > 0 ? $4 : 1/0):6 with points pt 9 "
+        "ps 1.5 title 'reference, noisy (measured)'\n";
+  gp.close();
+  if (std::system(fmt::format("gnuplot {}.gp", out).c_str()) != 0) {
+    std::fprintf(stderr, "scaling: gnuplot failed\n");
+  }
+  std::printf("\nwritten: %s.csv, %s.png (%s.gp)\n", out.c_str(), out.c_str(), out.c_str());
+  return 0;
+}

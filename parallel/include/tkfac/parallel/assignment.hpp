@@ -1,0 +1,47 @@
+#pragma once
+// Which rank solves which system of a batch: the KAISA assignment (kfac-pytorch), systems sorted
+// by cost, each given to the least-loaded rank. Pure functions, no MPI: every rank computes the
+// same assignment from the same costs, and bench/scaling predicts larger jobs with them.
+//
+//   std::vector<double> c = {4.0, 1.0, 3.0, 2.0};
+//   std::vector<int> owner = tkfac::parallel::assign_by_cost(c, 2);  // {0, 0, 1, 1}
+//   tkfac::parallel::Balance b = tkfac::parallel::balance(c, owner, 2);  // b.max / b.mean = 1
+#include <vector>
+
+#include "tkfac/solver/linear_solver.hpp"
+
+namespace tkfac::parallel {
+
+// owner[i] in [0, ranks) for each cost: largest cost first (ties: lower index first), each to the
+// rank with the least load so far (ties: lower rank). Deterministic: the same costs give the same
+// owners on every rank.
+std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks);
+
+// A batch's work items: system `item` whole (first < 0), or its columns [first, first + columns).
+struct WorkPiece {
+  std::size_t item = 0;
+  long first = -1;
+  long columns = 0;
+  double cost = 0.0;
+};
+// Each system whole, except a splittable one costing more than half a rank's fair share
+// (sum / (2 ranks)): that one in about cost / (half a share) pieces of contiguous columns (at
+// most one per column), the cost shared by columns. In item order, pieces in column order.
+std::vector<WorkPiece> split_large(const std::vector<double>& costs,
+                                   const std::vector<long>& columns,
+                                   const std::vector<bool>& splittable, int ranks);
+
+struct Balance {
+  std::vector<double> load;  // per rank: the costs it owns, added
+  double max = 0.0;          // the slowest rank: the batch's time with this assignment
+  double mean = 0.0;         // the sum / ranks: a perfect split
+};
+Balance balance(const std::vector<double>& costs, const std::vector<int>& owner, int ranks);
+
+// The cost a system is expected to have before it was measured, in arbitrary units (only the
+// ratios within one batch matter): circuit runs times n^3 (an ngspice time step is a dense LU of
+// the n-node circuit; the twin's exact step is a dense n x n product), or a Cholesky's n^3 / 3
+// plus n^2 per right-hand side for a digital backend.
+double model_cost(const solver::LinearSolver& solver, const solver::SolveShape& shape);
+
+}  // namespace tkfac::parallel

@@ -1,0 +1,228 @@
+// `mpiexec -n 2 tkfac train` against one process: the same trajectory (log) and checkpoint, bit
+// for bit, for every kind of solver; a failing or dying rank ends the job within seconds with a
+// message naming the rank and the solve. And the pieces without MPI: the cost assignment and a
+// Solution's bytes.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli_helpers.hpp"
+#include "test_util.hpp"
+#include "tkfac/parallel/assignment.hpp"
+#include "tkfac/parallel/solution_codec.hpp"
+
+using tkfac::test::run_command;
+using tkfac::test::run_tkfac;
+using tkfac::test::ScratchDir;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The log without its wall_seconds column (the second): the only one that is not a function of
+// the inputs.
+std::string log_without_wall_time(const std::string& path) {
+  std::ifstream in(path);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    const auto a = line.find(',');
+    const auto b = line.find(',', a + 1);
+    out += line.substr(0, a) + line.substr(b) + "\n";
+  }
+  return out;
+}
+
+// The harness's switches for Open MPI (root in CI, more ranks than cores), not a user default.
+std::string mpiexec(int ranks, const std::string& options = "") {
+  return fmt::format("{} --allow-run-as-root --oversubscribe {} -n {} {}", TKFAC_MPIEXEC, options,
+                     ranks, TKFAC_CLI);
+}
+
+// Plain, `mpiexec -n 1` and `mpiexec -n 2` runs of `train <args>`: equal logs and checkpoints.
+void check_same_for_any_ranks(const std::string& args) {
+  ScratchDir dir("mpi");
+  const std::string common =
+      "train --quiet --dataset synthetic --layers 8,8,3 --batch-size 32 --steps 4 " + args;
+  const auto run = [&](const std::string& prefix, const std::string& name) {
+    const auto r = run_command(fmt::format("{} {} --log {} --save {}", prefix, common,
+                                           dir.file(name + ".csv"), dir.file(name + ".json")));
+    INFO(prefix << " " << common << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+  };
+  run(TKFAC_CLI, "plain");
+  run(mpiexec(1), "one");
+  run(mpiexec(2), "two");
+  const std::string log = log_without_wall_time(dir.file("plain.csv"));
+  const std::string checkpoint = read_file(dir.file("plain.json"));
+  CHECK(log.size() > 100);
+  for (const std::string name : {"one", "two"}) {
+    INFO(name);
+    CHECK(log_without_wall_time(dir.file(name + ".csv")) == log);
+    CHECK(read_file(dir.file(name + ".json")) == checkpoint);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("mpi: cholesky K-FAC under mpiexec -n 1 and 2 equals one process bit for bit") {
+  check_same_for_any_ranks("--solver cholesky --inverse-interval 2");
+}
+
+TEST_CASE("mpi: noisy ou K-FAC (Methods 1 and 2) under mpiexec equals one process bit for bit") {
+  check_same_for_any_ranks("--solver ou --noise-variance 1e-3 --inverse-interval 2");
+  check_same_for_any_ranks("--solver ou --noise-variance 1e-3 --method solve");
+}
+
+TEST_CASE("mpi: noiseless spice K-FAC under mpiexec equals one process bit for bit") {
+  // Its large factors are solved in column pieces on both ranks and merged.
+  check_same_for_any_ranks("--solver spice --inverse-interval 2");
+  check_same_for_any_ranks("--solver spice --method solve");
+}
+
+TEST_CASE("mpi: noisy spice K-FAC under mpiexec equals one process bit for bit") {
+  check_same_for_any_ranks("--solver spice --noise-variance 1e-3 --inverse-interval 2");
+}
+
+TEST_CASE("mpi: a failing rank ends every rank within seconds, named by rank and solve") {
+  ScratchDir dir("mpi-fail");
+  const std::string args = fmt::format(
+      "train --dataset synthetic --layers 8,8,3 --batch-size 32 --steps 4 --solver spice "
+      "--noise-variance 1e-3 "
+      "--log {} --save {}",
+      dir.file("log.csv"), dir.file("c.json"));
+  struct Case {
+    std::string spec;
+    int exit_code;  // -1: any non-zero
+    std::string message;
+  };
+  for (const Case& c :
+       {Case{"1", 3, "simulation failed: rank 1, solve 'layer "},
+        Case{"1:input", 2, "error: rank 1, solve 'layer "}, Case{"1:kill", -1, "rank 1"}}) {
+    INFO(c.spec);
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = run_command(fmt::format("TKFAC_TEST_FAIL_RANK={} {} {}", c.spec,
+                                           mpiexec(2, "-x TKFAC_TEST_FAIL_RANK"), args));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    INFO(r.output);
+    if (c.exit_code >= 0) {
+      CHECK(r.exit_code == c.exit_code);
+    } else {
+      CHECK(r.exit_code != 0);
+    }
+    CHECK(r.output.find(c.message) != std::string::npos);
+    if (c.spec != "1:kill") CHECK(r.output.find("injected failure") != std::string::npos);
+    CHECK(seconds < 20.0);  // the solves themselves take well under a second
+    CHECK_FALSE(std::filesystem::exists(dir.file("log.csv")));
+    CHECK_FALSE(std::filesystem::exists(dir.file("c.json")));
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      CHECK(e.path().extension() != ".tmp");
+    }
+  }
+}
+
+TEST_CASE("mpi: bad input under mpiexec exits with 2 and one message") {
+  const auto r = run_command(mpiexec(2) + " train --dataset synthetic --steps 0");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  const auto first = r.output.find("--steps: must be positive");
+  REQUIRE(first != std::string::npos);
+  CHECK(r.output.find("--steps: must be positive", first + 1) == std::string::npos);
+}
+
+TEST_CASE("mpi: netlist --all under mpiexec -n 2 writes the directory once, as one process") {
+  ScratchDir dir("mpi-netlist");
+  const std::string model = dir.file("c.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --layers 8,8,3 --steps 2 "
+                                "--save {}",
+                                model))
+              .exit_code == 0);
+  const std::string args =
+      fmt::format("netlist --model {} --dataset synthetic --batch-size 16 --all ", model);
+  REQUIRE(run_tkfac(args + dir.file("plain")).exit_code == 0);
+  const auto r = run_command(fmt::format("{} {}{}", mpiexec(2), args, dir.file("two")));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("plain"))) {
+    const std::string name = e.path().filename().string();
+    CHECK(read_file(dir.file("two/" + name)) == read_file(e.path().string()));
+    ++files;
+  }
+  CHECK(files == 6);  // four netlists, index.csv, index.json
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  }
+}
+
+TEST_CASE("assignment: largest first, each to the least-loaded rank") {
+  using tkfac::parallel::assign_by_cost;
+  CHECK(assign_by_cost({4, 1, 3, 2}, 2) == std::vector<int>{0, 0, 1, 1});  // 4 | 3, 2 | 1
+  CHECK(assign_by_cost({5, 5, 5}, 2) == std::vector<int>{0, 1, 0});  // ties: lower index, rank
+  CHECK(assign_by_cost({1, 2}, 4) == std::vector<int>{1, 0});
+  const std::vector<double> costs = {10, 1, 1, 1, 1};
+  const auto b = tkfac::parallel::balance(costs, assign_by_cost(costs, 2), 2);
+  CHECK(b.max == 10.0);
+  CHECK(b.mean == 7.0);
+}
+
+TEST_CASE("assignment: a large splittable system in column pieces, the others whole") {
+  using tkfac::parallel::split_large;
+  // Sum 100, 2 ranks: half a share is 25; the 70 (splittable, 10 columns) goes in 3 pieces.
+  const auto p = split_large({70, 20, 10}, {10, 4, 3}, {true, true, false}, 2);
+  REQUIRE(p.size() == 5);
+  CHECK((p[0].item == 0 && p[0].first == 0 && p[0].columns == 3));
+  CHECK((p[1].item == 0 && p[1].first == 3 && p[1].columns == 3));
+  CHECK((p[2].item == 0 && p[2].first == 6 && p[2].columns == 4));
+  CHECK(p[2].cost == doctest::Approx(28.0));
+  CHECK((p[3].item == 1 && p[3].first == -1 && p[3].cost == 20.0));
+  CHECK((p[4].item == 2 && p[4].first == -1));
+  // Not splittable, or one rank: whole.
+  CHECK(split_large({70, 20, 10}, {10, 4, 3}, {false, false, false}, 2).size() == 3);
+  CHECK(split_large({70, 20, 10}, {10, 4, 3}, {true, true, true}, 1).size() == 4);  // 70 > 50
+}
+
+TEST_CASE("solution codec: every field comes back bit for bit") {
+  tkfac::solver::Solution s;
+  s.x = Eigen::MatrixXd::Random(3, 2);
+  tkfac::solver::SolveReport& r = s.report;
+  r.backend = "spice";
+  r.method = "covariance";
+  r.wall_seconds = 0.1;
+  r.analog_seconds = 1.0 / 3.0;
+  r.predicted_tau = 2e-6;
+  r.simulator_steps = 12345;
+  r.iterations = 7;
+  r.converged = false;
+  r.estimator = "mean";
+  r.burn_in_seconds = 1e-5;
+  r.window_seconds = 2e-5;
+  r.sample_interval = 3e-7;
+  r.samples = 99;
+  r.effective_samples = 12.5;
+  r.standard_error = 0.01;
+  r.standard_errors = Eigen::MatrixXd::Random(3, 2);
+  r.run_analog_seconds = {1e-6, 2e-6};
+  tkfac::parallel::ByteWriter w;
+  w.put_solution(s);
+  tkfac::parallel::ByteReader in(w.bytes().data(), w.bytes().size());
+  const tkfac::solver::Solution t = in.get_solution();
+  CHECK(in.done());
+  CHECK(bool(t.x == s.x));
+  CHECK(bool(t.report.standard_errors == r.standard_errors));
+  const tkfac::solver::SolveReport& u = t.report;
+  CHECK((u.backend == r.backend && u.method == r.method && u.estimator == r.estimator));
+  CHECK((u.wall_seconds == r.wall_seconds && u.analog_seconds == r.analog_seconds &&
+         u.predicted_tau == r.predicted_tau && u.simulator_steps == r.simulator_steps &&
+         u.iterations == r.iterations && u.converged == r.converged));
+  CHECK((u.burn_in_seconds == r.burn_in_seconds && u.window_seconds == r.window_seconds &&
+         u.sample_interval == r.sample_interval && u.samples == r.samples &&
+         u.effective_samples == r.effective_samples && u.standard_error == r.standard_error));
+  CHECK(u.run_analog_seconds == r.run_analog_seconds);
+}
