@@ -40,7 +40,7 @@ int threads() { return openblas_get_num_threads(); }
 
 void keep_freed_memory() {
   mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, -1);  // never trimmed
 }
 
 void mirror_lower(Eigen::MatrixXd& m) {

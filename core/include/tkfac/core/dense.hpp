@@ -20,11 +20,11 @@ int threads();
 // The machine's cores (std::thread::hardware_concurrency, at least 1): the default thread count.
 int machine_cores();
 // Makes this process keep the memory it frees for its next allocations (glibc: no mmap'ed
-// blocks, heap trimmed only above 1 GB free). K-FAC allocates and frees matrices of megabytes
-// every step; returned to the kernel, each reuse page-faults it in again, which on the 2-core
-// VM this was measured on made a 10-layer width-1024 backward pass 5 times and its factors 8
-// times slower. For programs' main() (tkfac, the benchmarks), not for a library in someone
-// else's process.
+// blocks, the heap never trimmed, so memory stays at its peak). K-FAC allocates and frees
+// matrices of megabytes every step; returned to the kernel, each reuse page-faults them in
+// again, which on the 2-core VM this was measured on made a 10-layer width-1024 backward pass 5
+// times and its factors 8 times slower. For programs' main() (tkfac, the benchmarks), not for a
+// library in someone else's process.
 void keep_freed_memory();
 
 // Copies the strictly lower triangle of square `m` onto its upper one, tile by tile (a plain

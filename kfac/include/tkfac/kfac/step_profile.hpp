@@ -17,15 +17,15 @@ namespace tkfac::kfac {
 
 struct PhaseTimes {  // seconds, medians over the measured steps
   double step = 0, gradient = 0, factors = 0, inversion = 0, update = 0;
-  int steps = 0;  // steps measured (after one warm-up step when there was time for it)
+  int steps = 0;  // steps measured (after the warm-up step)
 };
 
 // Times steps of `config`'s optimizer on an MLP of `sizes` (tanh, seed 1) with batches of
 // `batch_size` random Gaussian inputs and uniform labels (a step's work does not depend on the
 // data). Every K-FAC step refreshes its inverses (Method 1 at interval 1) or solves afresh
-// (Method 2): the worst case. Measures `max_steps` steps after a warm-up, fewer when a step takes
-// longer than `budget_seconds` / max_steps (at least one; no warm-up when the first step alone
-// exceeds the budget). `on_step` (optional) is called after each step.
+// (Method 2): the worst case. Measures `max_steps` steps after an unmeasured warm-up step, fewer
+// when the measured ones would exceed `budget_seconds` (at least one). `on_step` (optional) is
+// called after each step.
 PhaseTimes profile_steps(const std::vector<int>& sizes, int batch_size,
                          const OptimizerConfig& config, int max_steps, double budget_seconds,
                          const std::function<void()>& on_step = {});
