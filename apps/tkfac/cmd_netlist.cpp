@@ -42,8 +42,9 @@ void run_netlist(const NetlistArgs& a) {
   if (render.control && render.form == netlist_gen::NetlistForm::library) {
     throw InputError("--control: a library (--form library) has no top level to run");
   }
-  if ((render.form != netlist_gen::NetlistForm::flat || render.control) && a.matrix.empty()) {
-    throw InputError("--form, --control: only for a netlist of --matrix");
+  if ((render.form != netlist_gen::NetlistForm::flat || render.control) &&
+      !a.layer.model.empty()) {
+    throw InputError("--form, --control: only for a netlist of --matrix or --activations");
   }
   if (!a.layer.model.empty()) {
     run_layer_netlist(a.layer, a.circuit, a.output);
@@ -51,7 +52,8 @@ void run_netlist(const NetlistArgs& a) {
   }
   if (!a.activations.empty()) {
     if (!a.output.empty()) check_writable(a.output, "--output");
-    const std::string text = activation_file_netlist(a.activations, a.rhs, a.damping, a.circuit);
+    const std::string text =
+        activation_file_netlist(a.activations, a.rhs, a.damping, a.circuit, render);
     if (a.output.empty()) {
       std::cout << text;
     } else {

@@ -451,7 +451,7 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
 
 std::string activation_file_netlist(const std::string& activations_path,
                                     const std::string& rhs_path, double damping,
-                                    const CircuitArgs& circuit) {
+                                    const CircuitArgs& circuit, const ng::RenderOptions& render) {
   ng::NetlistOptions o = circuit.resolve();
   const Eigen::MatrixXd a = read_csv_matrix(activations_path);
   ng::validate_activations(a, damping, activations_path);
@@ -466,9 +466,9 @@ std::string activation_file_netlist(const std::string& activations_path,
     b = bm.col(0);
   }
   o.damping = damping;
-  if (is_activation(o)) return ng::to_spice(ng::make_activation_netlist(a, b, o));
+  if (is_activation(o)) return ng::to_spice(ng::make_activation_netlist(a, b, o), render);
   // Other encodings need the matrix itself.
-  return ng::to_spice(ng::make_netlist(ng::activation_matrix(a), b, o));
+  return ng::to_spice(ng::make_netlist(ng::activation_matrix(a), b, o), render);
 }
 
 }  // namespace tkfac::cli

@@ -46,6 +46,7 @@ void run_layer_netlist(const LayerArgs& a, const CircuitArgs& circuit, const std
 // `--activations FILE` (N x b CSV, M = a a^T / b): the netlist of (M + damping I) x = b in any
 // encoding; the activation encoding never forms M.
 std::string activation_file_netlist(const std::string& activations_path, const std::string& rhs_path,
-                                    double damping, const CircuitArgs& circuit);
+                                    double damping, const CircuitArgs& circuit,
+                                    const netlist_gen::RenderOptions& render = {});
 
 }  // namespace tkfac::cli
