@@ -31,6 +31,7 @@ using tkfac::test::contains;
 using tkfac::test::lines_of;
 using tkfac::test::read_text;
 using tkfac::test::write_text;
+using tkfac::test::run_ngspice_clean;
 using tkfac::test::run_ngspice;
 using tkfac::test::check_clean;
 using tkfac::test::parse_unknowns;
@@ -793,26 +794,6 @@ TEST_CASE("netlist_gen: integrator with a near-ideal op-amp gain reaches the 1e-
 }
 
 namespace {
-
-// Runs `ngspice -b <file>` in `dir` with HOME set to `dir`: no ~/.spiceinit and no spinit
-// commands from the working directory can change the run (a fresh, empty directory).
-std::string run_ngspice_clean(const std::filesystem::path& dir, const std::string& file) {
-  const std::string command =
-      fmt::format("cd '{0}' && HOME='{0}' LC_ALL=C '{1}' -b '{2}' 2>&1", dir.string(),
-                  TKFAC_NGSPICE_PROGRAM, file);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot start " << command);
-  std::string output;
-  char buffer[4096];
-  while (const std::size_t got = std::fread(buffer, 1, sizeof buffer, pipe)) {
-    output.append(buffer, got);
-  }
-  const int status = ::pclose(pipe);
-  INFO("ngspice output:\n" << output);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  return output;
-}
 
 struct CleanDir {
   std::filesystem::path path;

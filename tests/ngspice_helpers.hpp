@@ -43,10 +43,8 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   REQUIRE_MESSAGE(out.good(), "cannot write " << path);
 }
 
-// Runs `ngspice -b file` and returns what it printed (stdout and stderr); requires exit code 0.
-inline std::string run_ngspice(const std::filesystem::path& file) {
-  const std::string command =
-      fmt::format("LC_ALL=C '{}' -b '{}' 2>&1", TKFAC_NGSPICE_PROGRAM, file.string());
+// Runs a shell command line that starts ngspice and returns what it printed; requires exit 0.
+inline std::string run_ngspice_command(const std::string& command) {
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE_MESSAGE(pipe != nullptr, "cannot start " << command);
   std::string output;
@@ -59,6 +57,19 @@ inline std::string run_ngspice(const std::filesystem::path& file) {
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
   return output;
+}
+
+// Runs `ngspice -b file` and returns what it printed (stdout and stderr); requires exit code 0.
+inline std::string run_ngspice(const std::filesystem::path& file) {
+  return run_ngspice_command(
+      fmt::format("LC_ALL=C '{}' -b '{}' 2>&1", TKFAC_NGSPICE_PROGRAM, file.string()));
+}
+
+// Runs `ngspice -b <file>` in `dir` with HOME set to `dir`: no ~/.spiceinit and no spinit
+// commands from the working directory can change the run (a fresh, empty directory).
+inline std::string run_ngspice_clean(const std::filesystem::path& dir, const std::string& file) {
+  return run_ngspice_command(fmt::format("cd '{0}' && HOME='{0}' LC_ALL=C '{1}' -b '{2}' 2>&1",
+                                         dir.string(), TKFAC_NGSPICE_PROGRAM, file));
 }
 
 // No line of ngspice's output may report an error or a warning about the circuit.

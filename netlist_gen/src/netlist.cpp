@@ -75,6 +75,11 @@ Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages
   return scales.cwiseProduct(voltages);
 }
 
+namespace {
+// The analysis cards every runnable form ends with: .options, .tran and the read-out .meas lines.
+void top_level_analysis(std::back_insert_iterator<std::string> line, const Netlist& netlist);
+}  // namespace
+
 std::string to_spice(const Netlist& netlist) {
   std::string out;
   auto line = std::back_inserter(out);
@@ -101,21 +106,7 @@ std::string to_spice(const Netlist& netlist) {
     }
     for (const Element& e : b.elements) fmt::format_to(line, "{}\n", to_spice(e));
   }
-  fmt::format_to(line, "*\n* --- simulator settings\n");
-  for (const std::string& o : netlist.options) fmt::format_to(line, ".options {}\n", o);
-  // `uic`: start from 0 V everywhere. Without it ngspice would first solve the DC operating
-  // point, which is the answer itself, and nothing would relax.
-  if (netlist.tran_max_step > 0) {
-    fmt::format_to(line, ".tran {} {} 0 {} uic\n", num(netlist.tran_step), num(netlist.tran_stop),
-                   num(netlist.tran_max_step));
-  } else {
-    fmt::format_to(line, ".tran {} {} uic\n", num(netlist.tran_step), num(netlist.tran_stop));
-  }
-  fmt::format_to(line, "*\n* --- read-out: final voltages (`ngspice -b` prints them)\n");
-  const std::string at = num(read_out_time(netlist));
-  for (const Unknown& u : netlist.unknowns) {
-    fmt::format_to(line, ".meas tran tkfac_final_{} FIND v({}) AT={}\n", u.index, u.node, at);
-  }
+  top_level_analysis(line, netlist);
   fmt::format_to(line, ".end\n");
   return out;
 }
@@ -193,6 +184,8 @@ void control_block(std::back_insert_iterator<std::string> line, const Netlist& n
 void top_level_analysis(std::back_insert_iterator<std::string> line, const Netlist& netlist) {
   fmt::format_to(line, "*\n* --- simulator settings\n");
   for (const std::string& o : netlist.options) fmt::format_to(line, ".options {}\n", o);
+  // `uic`: start from 0 V everywhere. Without it ngspice would first solve the DC operating
+  // point, which is the answer itself, and nothing would relax.
   if (netlist.tran_max_step > 0) {
     fmt::format_to(line, ".tran {} {} 0 {} uic\n", num(netlist.tran_step), num(netlist.tran_stop),
                    num(netlist.tran_max_step));
