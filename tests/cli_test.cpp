@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_helpers.hpp"
@@ -213,6 +215,14 @@ TEST_CASE("cli: profile writes a CSV whose speedup is digital over thermodynamic
   const auto bad = run_command(fmt::format("{} profile --link 0 --csv '' --plot ''", TKFAC_CLI));
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("--link") != std::string::npos);
+  for (const auto& [option, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--steps", "0"}, {"--budget", "nan"}, {"--budget", "-1"}, {"--batch-size", "0"}}) {
+    const auto r2 = run_command(
+        fmt::format("{} profile {} {} --csv '' --plot ''", TKFAC_CLI, option, value));
+    CHECK_MESSAGE(r2.exit_code == 2, option << " " << value);
+    CHECK_MESSAGE(r2.output.find(option) != std::string::npos, r2.output);
+  }
   const auto big = run_command(fmt::format("{} profile --widths 16384 --depth 1000", TKFAC_CLI));
   CHECK(big.exit_code == 2);
   CHECK(big.output.find("GB") != std::string::npos);

@@ -96,9 +96,23 @@ void run_profile(ProfileArgs a) {
   }
   std::sort(a.widths.begin(), a.widths.end());
   a.widths.erase(std::unique(a.widths.begin(), a.widths.end()), a.widths.end());
-  if (a.batch_size < 1) throw InputError("--batch-size: expected >= 1");
+  if (a.batch_size < 1 || a.batch_size > 1000000) {
+    throw InputError(fmt::format("--batch-size: {}, expected 1 ... 1000000", a.batch_size));
+  }
+  if (a.steps < 1 || a.steps > 1000) {
+    throw InputError(fmt::format("--steps: {}, expected 1 ... 1000", a.steps));
+  }
+  if (!(std::isfinite(a.budget) && a.budget > 0)) {
+    throw InputError(fmt::format("--budget: {}, expected a finite number of seconds > 0", a.budget));
+  }
   std::vector<kf::KfacMethod> methods;
-  for (const std::string& m : a.methods) methods.push_back(kf::parse_kfac_method(m, "--methods"));
+  for (const std::string& m : a.methods) {
+    const kf::KfacMethod method = kf::parse_kfac_method(m, "--methods");
+    if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
+      methods.push_back(method);
+    }
+  }
+  if (methods.empty()) throw InputError("--methods: expected inverse and/or solve");
   if (a.solvers == "per-layer") {
     a.hw.solvers = a.depth;
   } else {
@@ -204,9 +218,9 @@ void run_profile(ProfileArgs a) {
         c > 0 ? fmt::format("the hardware is predicted faster from n = {:.0f}", c)
               : std::string("the hardware is not predicted faster at these widths"));
   }
-  std::cout << "step: the measured digital step (inverse interval 1); thermo: the predicted step "
-               "with the inversion\nreplaced by the analog solvers and the link (both at the "
-               "inverse interval); speedup = digital / thermo.\n";
+  std::cout << "Times in ms. step: the measured digital step (inverse interval 1); thermo: the "
+               "predicted step with\nthe inversion replaced by the analog solvers and the link "
+               "(both at the inverse interval);\nspeedup = digital / thermo.\n";
 
   if (!a.csv.empty()) {
     write_file_atomically(a.csv, "--csv", [&](std::ostream& os) {
@@ -345,7 +359,8 @@ void register_profile(CLI::App& app) {
   cmd->add_option("--link", args->hw.link_bits_per_second, "hardware: digital link, bits/s")
       ->capture_default_str();
   cmd->add_option("--solvers", args->solvers,
-                  "hardware: analog solvers in parallel (a count, or per-layer)")
+                  "hardware: analog solvers in parallel (a count, or per-layer: one per layer, "
+                  "its A and G in turn)")
       ->capture_default_str();
   cmd->add_option("--inverse-interval", args->hw.inverse_interval,
                   "steps between inverse refreshes (Method 1), for both step predictions")

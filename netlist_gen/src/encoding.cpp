@@ -268,7 +268,7 @@ dense::Cholesky validate_spd(const Eigen::MatrixXd& m, double damping,
   // factorization reads. A column-by-row loop would stride through memory at n in the hundreds,
   // where this check once cost as much as the factorization.
   constexpr Eigen::Index kTile = 32;
-  Eigen::MatrixXd damped(n, n);
+  Eigen::MatrixXd damped(n, n);  // lower triangle only: potrf never reads the upper
   double worst = 0.0, damped_largest = 0.0;
   for (Eigen::Index jb = 0; jb < n; jb += kTile) {
     const Eigen::Index je = std::min(n, jb + kTile);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -197,6 +198,7 @@ void DistributedSolver::on_inner_progress(const solver::SolveProgress& p) {
 }
 
 std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveRequest>& requests) {
+  g_failed_together = false;  // about this call only (a caller may have caught an earlier one)
   if (size_ == 1) {
     // One rank: the backend's own batch call (InputError labels and progress as without MPI).
     inject_failure(rank_);
@@ -338,18 +340,29 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   mine.put(solved);
   std::vector<char>& out_bytes = mine.bytes();
   out_bytes.insert(out_bytes.end(), entries.bytes().begin(), entries.bytes().end());
-  const int my_size = static_cast<int>(out_bytes.size());
-  std::vector<int> sizes(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+  // Sizes travel as 64-bit counts; MPI's int counts and offsets limit one exchange to 2 GiB,
+  // which every rank checks alike (so all of them refuse together rather than wrap).
+  const std::int64_t my_size = static_cast<std::int64_t>(out_bytes.size());
+  std::vector<std::int64_t> sizes64(static_cast<std::size_t>(size_));
   MPI_Request request;
-  MPI_Iallgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm_, &request);
+  MPI_Iallgather(&my_size, 1, MPI_INT64_T, sizes64.data(), 1, MPI_INT64_T, comm_, &request);
   wait_idle(request);
-  long all = 0;
-  for (int r = 0; r < size_; ++r) {
-    offsets[static_cast<std::size_t>(r)] = static_cast<int>(all);
-    all += sizes[static_cast<std::size_t>(r)];
+  std::int64_t all = 0;
+  for (const std::int64_t s : sizes64) all += s;
+  if (all > std::numeric_limits<int>::max()) {
+    throw SimulationError(fmt::format(
+        "the results of one batch of solves ({} bytes) exceed MPI's 2 GiB exchange limit; run "
+        "without mpirun or with smaller factors",
+        all));
+  }
+  std::vector<int> sizes(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+  for (int r = 0, at = 0; r < size_; ++r) {
+    sizes[static_cast<std::size_t>(r)] = static_cast<int>(sizes64[static_cast<std::size_t>(r)]);
+    offsets[static_cast<std::size_t>(r)] = at;
+    at += sizes[static_cast<std::size_t>(r)];
   }
   std::vector<char> gathered(static_cast<std::size_t>(all));
-  MPI_Iallgatherv(out_bytes.data(), my_size, MPI_BYTE, gathered.data(), sizes.data(),
+  MPI_Iallgatherv(out_bytes.data(), static_cast<int>(my_size), MPI_BYTE, gathered.data(), sizes.data(),
                   offsets.data(), MPI_BYTE, comm_, &request);
   wait_idle(request);
 
