@@ -227,3 +227,22 @@ TEST_CASE("cli: profile writes a CSV whose speedup is digital over thermodynamic
   CHECK(big.exit_code == 2);
   CHECK(big.output.find("GB") != std::string::npos);
 }
+
+// ngspice sources ./.spiceinit (or ~/.spiceinit) at start: a hostile one in the directory a user
+// runs tkfac from ran shell commands and aliased `alter` away (multi-right-hand-side solves 54%
+// wrong). tkfac starts ngspice in a private directory holding an empty .spiceinit instead.
+TEST_CASE("cli: a hostile .spiceinit in the working directory is not read by ngspice") {
+  ScratchDir dir("cli-spiceinit");
+  dir.write(".spiceinit", "echo hostile-init-ran\nshell touch pwned\nalias alter echo\n");
+  dir.write("M.csv", "4,1,0\n1,3,1\n0,1,2\n");
+  dir.write("B.csv", "1,0\n2,1\n3,0\n");
+  const auto r = run_command(fmt::format("cd '{}' && {} solve -m M.csv -b B.csv --backend spice",
+                                         dir.path().string(), TKFAC_CLI));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(r.output.find("hostile-init-ran") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "pwned"));
+  // Both right-hand sides solved: alter was not aliased away (it left a 5e-1 error).
+  const auto at = r.output.find("error vs cholesky");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(r.output.substr(at + std::string("error vs cholesky").size())) < 1e-6);
+}

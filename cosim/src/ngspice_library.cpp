@@ -1,9 +1,13 @@
 #include "ngspice_library.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "tkfac/core/error.hpp"
 
@@ -39,6 +43,52 @@ F symbol(void* handle, const char* name, const std::string& path) {
         fmt::format("ngspice library '{}' has no symbol {}: {}", path, name, last_dl_error()));
   return reinterpret_cast<F>(s);
 }
+
+// ngSpice_Init sources ./.spiceinit, or else ~/.spiceinit (from the password file, not $HOME):
+// commands from a file in whatever directory tkfac was started in would run inside this process
+// (`shell`, `echo > file`, `alias alter echo`, which silently changed multi-right-hand-side
+// solves). ngspice 39 has no switch to skip them, so the init runs in a fresh private directory
+// holding an empty .spiceinit, which ngspice sources instead of either; the working directory is
+// restored right after. (The directory changes process-wide for the duration of ngSpice_Init.)
+class CleanInitDirectory {
+ public:
+  CleanInitDirectory() {
+    std::string dir = (std::filesystem::temp_directory_path() / "tkfac-ngspice-XXXXXX").string();
+    if (::mkdtemp(dir.data()) == nullptr) fail("cannot create a private directory");
+    dir_ = dir;
+    const std::string init = dir_ + "/.spiceinit";
+    const int fd = ::open(init.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) fail("cannot create an empty .spiceinit");
+    ::close(fd);
+    previous_ = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (previous_ < 0) fail("cannot open the working directory");
+    if (::chdir(dir_.c_str()) != 0) fail("cannot enter the private directory");
+  }
+  ~CleanInitDirectory() { restore(); }
+  CleanInitDirectory(const CleanInitDirectory&) = delete;
+  CleanInitDirectory& operator=(const CleanInitDirectory&) = delete;
+
+ private:
+  void restore() {
+    if (previous_ >= 0) {
+      if (::fchdir(previous_) != 0) std::perror("tkfac: cannot return to the working directory");
+      ::close(previous_);
+      previous_ = -1;
+    }
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+      dir_.clear();
+    }
+  }
+  [[noreturn]] void fail(const char* what) {
+    const std::string where = dir_;
+    restore();
+    throw SimulationError(fmt::format("starting ngspice: {} ({})", what, where));
+  }
+  std::string dir_;
+  int previous_ = -1;
+};
 
 }  // namespace
 
@@ -77,6 +127,7 @@ void NgspiceLibrary::open(const NgspiceCallbacks& cb) {
   load_image();
   // Status and background-thread callbacks are not needed: runs are blocking (`run`, not
   // `bg_run`), and progress is visible through SendData.
+  const CleanInitDirectory no_init_files;
   init_(cb.send_char, nullptr, cb.controlled_exit, cb.send_data, cb.send_init_data, nullptr,
         cb.user);
 }
