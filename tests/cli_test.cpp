@@ -246,3 +246,15 @@ TEST_CASE("cli: a hostile .spiceinit in the working directory is not read by ngs
   REQUIRE(at != std::string::npos);
   CHECK(std::stod(r.output.substr(at + std::string("error vs cholesky").size())) < 1e-6);
 }
+
+// relax --sizes 1 --kappas 10 once crashed (SIGSEGV), then ran nothing and exited 0.
+TEST_CASE("cli: relax with no matrix to measure says so, exit 2") {
+  ScratchDir dir("cli-relax-empty");
+  const std::string csv = dir.file("r.csv");
+  const auto r = run_command(
+      fmt::format("{} relax --sizes 1 --kappas 10 --csv {}", TKFAC_CLI, csv));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--sizes") != std::string::npos);
+  CHECK(r.output.find("condition number 1") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(csv));
+}

@@ -106,6 +106,11 @@ void run_relax(const RelaxArgs& a) {
     }
   }
 
+  if (cases.empty()) {  // e.g. --sizes 1 --kappas 10: a 1 x 1 matrix has condition number 1
+    throw InputError(
+        "--sizes, --kappas: no matrix to measure (a 1 x 1 matrix has condition number 1; give "
+        "--kappas 1 or sizes of 2 or more)");
+  }
   cosim::Session session;
   struct Row {
     std::string encoding;
