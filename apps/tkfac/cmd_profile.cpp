@@ -17,7 +17,6 @@
 #include "tkfac/core/dense.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
-#include "tkfac/core/spd.hpp"
 #include "tkfac/kfac/hardware_estimate.hpp"
 #include "tkfac/kfac/kfac_factors.hpp"
 #include "tkfac/kfac/step_profile.hpp"
@@ -157,10 +156,7 @@ void run_profile(ProfileArgs a) {
     {
       const kf::Mlp net(sizes, kf::Activation::tanh, 1);
       std::mt19937_64 rng(2);
-      kf::Batch batch;
-      batch.x = random_normal(n, a.batch_size, rng);
-      std::uniform_int_distribution<int> label(0, n - 1);
-      for (int i = 0; i < a.batch_size; ++i) batch.y.push_back(label(rng));
+      const kf::Batch batch = kf::random_batch(n, n, a.batch_size, rng);
       kf::KfacOptions ko;
       const kf::BatchFactors bf = kf::batch_factors(net, batch, ko, rng);
       for (std::size_t l = 0; l < bf.layers.size(); ++l) {

@@ -90,7 +90,8 @@ namespace {
 
 // The largest eigenvalue of the symmetric positive definite operator `apply` (size n) by power
 // iteration: a Rayleigh quotient, at most the true value.
-double largest_eigenvalue(Eigen::Index n, const std::function<Eigen::VectorXd(const Eigen::VectorXd&)>& apply) {
+double largest_eigenvalue(Eigen::Index n,
+                          const std::function<Eigen::VectorXd(const Eigen::VectorXd&)>& apply) {
   std::mt19937_64 rng(7);
   Eigen::VectorXd v = random_normal(n, 1, rng).col(0).normalized();
   double mu = 0.0;
@@ -115,10 +116,11 @@ FactorSpectrum scaled_spectrum(const Eigen::MatrixXd& m, double damping) {
     throw InputError("hardware estimate: a damped factor is not positive definite");
   }
   const Eigen::Index n = damped.rows();
-  const double lambda_min =
-      1.0 / largest_eigenvalue(n, [&](const Eigen::VectorXd& v) { return Eigen::VectorXd(c.solve(v)); });
-  const double lambda_max =
-      largest_eigenvalue(n, [&](const Eigen::VectorXd& v) { return Eigen::VectorXd(damped * v); });
+  const double lambda_min = 1.0 / largest_eigenvalue(n, [&](const Eigen::VectorXd& v) {
+    return Eigen::VectorXd(c.solve(v));
+  });
+  const double lambda_max = largest_eigenvalue(
+      n, [&](const Eigen::VectorXd& v) { return Eigen::VectorXd(damped * v); });
   return {lambda_min / damped.cwiseAbs().maxCoeff(), lambda_max / lambda_min};
 }
 

@@ -14,6 +14,8 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+}  // namespace
+
 Batch random_batch(int inputs, int classes, int batch_size, std::mt19937_64& rng) {
   Batch b;
   b.x = random_normal(inputs, batch_size, rng);
@@ -22,11 +24,8 @@ Batch random_batch(int inputs, int classes, int batch_size, std::mt19937_64& rng
   return b;
 }
 
-}  // namespace
-
 PhaseTimes profile_steps(const std::vector<int>& sizes, int batch_size,
-                         const OptimizerConfig& config, int max_steps, double budget_seconds,
-                         const std::function<void()>& on_step) {
+                         const OptimizerConfig& config, int max_steps, double budget_seconds) {
   Mlp net(sizes, Activation::tanh, 1);
   auto opt = make_optimizer(config);
   std::mt19937_64 rng(2);
@@ -41,7 +40,6 @@ PhaseTimes profile_steps(const std::vector<int>& sizes, int batch_size,
     const StepReport r = opt->step(net, batch);
     const double t =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (on_step) on_step();
     if (s == 0) continue;
     spent += t;
     step.push_back(t);

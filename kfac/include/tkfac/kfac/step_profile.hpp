@@ -7,7 +7,7 @@
 //   tkfac::kfac::PhaseTimes t = tkfac::kfac::profile_steps(sizes, 128, config, 3, 2.0);
 //   tkfac::kfac::PhaseFlops f = tkfac::kfac::kfac_phase_flops(sizes, 128, config.kfac);
 //   double gflops = f.update / t.update * 1e-9;
-#include <functional>
+#include <random>
 #include <vector>
 
 #include "tkfac/kfac/kfac_options.hpp"
@@ -24,11 +24,12 @@ struct PhaseTimes {  // seconds, medians over the measured steps
 // `batch_size` random Gaussian inputs and uniform labels (a step's work does not depend on the
 // data). Every K-FAC step refreshes its inverses (Method 1 at interval 1) or solves afresh
 // (Method 2): the worst case. Measures `max_steps` steps after an unmeasured warm-up step, fewer
-// when the measured ones would exceed `budget_seconds` (at least one). `on_step` (optional) is
-// called after each step.
+// when the measured ones would exceed `budget_seconds` (at least one).
 PhaseTimes profile_steps(const std::vector<int>& sizes, int batch_size,
-                         const OptimizerConfig& config, int max_steps, double budget_seconds,
-                         const std::function<void()>& on_step = {});
+                         const OptimizerConfig& config, int max_steps, double budget_seconds);
+
+// The batches profile_steps times: `batch_size` standard normal inputs, uniform labels.
+Batch random_batch(int inputs, int classes, int batch_size, std::mt19937_64& rng);
 
 struct PhaseFlops {  // floating-point operations of one step, a multiply-add counted as 2
   double gradient = 0, factors = 0, inversion = 0, update = 0;
