@@ -39,8 +39,8 @@ std::string log_without_wall_time(const std::string& path) {
     std::stringstream ss(line);
     for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
     if (column == std::string::npos) {
-      column = static_cast<std::size_t>(
-          std::find(cells.begin(), cells.end(), "wall_seconds") - cells.begin());
+      column = static_cast<std::size_t>(std::find(cells.begin(), cells.end(), "wall_seconds") -
+                                        cells.begin());
       REQUIRE(column < cells.size());
     }
     if (column < cells.size()) cells.erase(cells.begin() + static_cast<std::ptrdiff_t>(column));
@@ -99,6 +99,9 @@ TEST_CASE("mpi: noiseless spice K-FAC under mpiexec equals one process bit for b
 
 TEST_CASE("mpi: noisy spice K-FAC under mpiexec equals one process bit for bit") {
   check_same_for_any_ranks("--solver spice --noise-variance 1e-3 --inverse-interval 2");
+  // Each factor's covariance in 3 independent runs, spread over the ranks and pooled.
+  check_same_for_any_ranks(
+      "--solver spice --noise-variance 1e-3 --inverse-interval 2 --covariance-runs 3");
 }
 
 TEST_CASE("mpi: a failing rank ends every rank within seconds, named by rank and solve") {
@@ -198,6 +201,25 @@ TEST_CASE("assignment: a large splittable system in column pieces, the others wh
   // Not splittable, or one rank: whole.
   CHECK(split_large({70, 20, 10}, {10, 4, 3}, {false, false, false}, 2).size() == 3);
   CHECK(split_large({70, 20, 10}, {10, 4, 3}, {true, true, true}, 1).size() == 4);  // 70 > 50
+}
+
+TEST_CASE("assignment: an inverse of several covariance runs is always one piece per run") {
+  using tkfac::parallel::split_large;
+  // Item 0 has 4 runs: 4 pieces at any rank count (even 1), a quarter of the cost each; item 1
+  // is splittable by columns as before; item 2 whole.
+  for (int ranks : {1, 2, 8}) {
+    CAPTURE(ranks);
+    const auto p = split_large({80, 20, 10}, {10, 4, 3}, {false, false, false}, ranks, {4, 0, 0});
+    REQUIRE(p.size() == 6u);
+    for (int k = 0; k < 4; ++k) {
+      CHECK(p[k].item == 0u);
+      CHECK(p[k].segment == k);
+      CHECK(p[k].first == -1);
+      CHECK(p[k].cost == 20.0);
+    }
+    CHECK(p[4].segment == -1);
+    CHECK(p[5].item == 2u);
+  }
 }
 
 TEST_CASE("solution codec: every field comes back bit for bit") {

@@ -5,6 +5,9 @@
 // error. For Gaussian z, Var(z^2) = 2, so the mean of `runs` values has standard error
 // sqrt(2 / runs); the bands are 4 of those.
 #include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "test_util.hpp"
 #include "tkfac/core/spd.hpp"
@@ -102,8 +105,8 @@ TEST_CASE("window mean with NT following the slowest mode: unbiased, honest per 
         zz_white(k) += d(k) * d(k) / (model.mode_variances_x(sv::NoiseShape::white)(k) * g);
       }
       // The reported standard errors are these, rotated to the unknowns.
-      const Eigen::VectorXd se = cs::mean_standard_errors(
-          model, n, h, model.mode_variances_x(sv::NoiseShape::held));
+      const Eigen::VectorXd se =
+          cs::mean_standard_errors(model, n, h, model.mode_variances_x(sv::NoiseShape::held));
       TKFAC_CHECK_REL_NEAR(s.report.standard_errors.col(0), se, 1e-9);
     }
     zz /= runs;
@@ -171,5 +174,108 @@ TEST_CASE("covariance inverse with NT following the slowest mode: factors undone
     INFO("mean squared relative error " << mean_e2 << " (se " << se_e2 << "), predicted "
                                         << predicted * predicted << " + bias " << bias2);
     CHECK(std::abs(mean_e2 - (predicted * predicted + bias2)) < 4.0 * se_e2);
+  }
+}
+
+TEST_CASE("covariance inverse in 4 independent runs: pooled precision and standard errors honest") {
+  // covariance_runs S = 4: four runs, each with its own burn-in and seed and a window sized for
+  // precision 0.2 sqrt(4) = 0.4; their samples are pooled. The pooled sample covariance (pooled
+  // mean) estimates Sigma - Cov(pooled mean) = Sigma - Cov(one run's mean) / S; per mode its
+  // variance is that of one run / S: mean z^2 per mode and for the reported standard errors of
+  // an entry must be 1, and the squared relative error's mean the one-run prediction / S.
+  const Eigen::MatrixXd m = stiff_matrix();
+  sv::SolverOptions o = noisy("ou", 1e-3);
+  o.thermo.inverse_precision = 0.2;
+  o.thermo.covariance_runs = 4;
+  const double s_runs = 4.0;
+  const cs::ThermoModel model = cs::make_thermo_model(m, Eigen::VectorXd(), o.netlist);
+  const double beta_inv = o.netlist.noise_variance;
+  const Eigen::MatrixXd truth = m.inverse();
+  const Eigen::VectorXd vw = model.mode_variances_x(sv::NoiseShape::white);
+  const int runs = 120;
+  Eigen::VectorXd zz = Eigen::VectorXd::Zero(4);
+  double zz_entry = 0.0, e2 = 0.0, e4 = 0.0, predicted = 0.0, bias2 = 0.0;
+  for (int r = 0; r < runs; ++r) {
+    o.netlist.noise_seed = 100003u * static_cast<unsigned>(r + 1);
+    const sv::Solution s = sv::LinearSolver::create(o)->inverse(m);
+    REQUIRE(s.report.iterations == 4);
+    REQUIRE(s.report.run_analog_seconds.size() == 4u);
+    REQUIRE(s.report.samples % 4 == 0);
+    const long per_run = s.report.samples / 4;
+    const double h = s.report.sample_interval;
+    predicted = cs::covariance_relative_error(model, per_run, h) / std::sqrt(s_runs);
+    CHECK(predicted <= 0.2);
+    CHECK(cs::covariance_relative_error(model, per_run, h) > 0.2);  // one run alone: not enough
+    const Eigen::MatrixXd expected =
+        (cs::expected_sample_covariance(model, per_run, h, sv::NoiseShape::white) / beta_inv +
+         (s_runs - 1.0) * truth) /
+        s_runs;
+    bias2 = (expected - truth).squaredNorm() / truth.squaredNorm();
+    const double e = (s.x - truth).squaredNorm() / truth.squaredNorm();
+    e2 += e;
+    e4 += e * e;
+    const Eigen::VectorXd got = (model.modes.transpose() * s.x * model.modes).diagonal();
+    const Eigen::VectorXd want = (model.modes.transpose() * expected * model.modes).diagonal();
+    for (int k = 0; k < 4; ++k) {
+      const double rho = std::exp(-model.alpha(k) * h / model.tau0);
+      const double var = 2.0 * vw(k) * vw(k) / (beta_inv * beta_inv) *
+                         cs::ar1_variance_factor(rho * rho, per_run) /
+                         static_cast<double>(per_run) / s_runs;
+      zz(k) += (got(k) - want(k)) * (got(k) - want(k)) / var;
+    }
+    const double d = (s.x(0, 1) - expected(0, 1)) / s.report.standard_errors(0, 1);
+    zz_entry += d * d;
+  }
+  zz /= runs;
+  INFO("mean z^2 per mode (slowest first): " << zz.transpose() << "; entry (0, 1) "
+                                             << zz_entry / runs);
+  for (int k = 0; k < 4; ++k) CHECK(zz(k) == doctest::Approx(1.0).epsilon(band(runs)));
+  CHECK(zz_entry / runs == doctest::Approx(1.0).epsilon(band(runs)));
+  const double mean_e2 = e2 / runs;
+  const double se_e2 = std::sqrt((e4 / runs - mean_e2 * mean_e2) / runs);
+  INFO("mean squared relative error " << mean_e2 << " (se " << se_e2 << "), predicted "
+                                      << predicted * predicted << " + bias " << bias2);
+  CHECK(std::abs(mean_e2 - (predicted * predicted + bias2)) < 4.0 * se_e2);
+}
+
+TEST_CASE("covariance runs one by one (SolveRequest::segment) merge to the whole bit for bit") {
+  // What DistributedSolver does with a noisy factor: each run alone on some rank, pooled by
+  // merge_segments; it must be the single call's Solution exactly, for both circuit backends.
+  const Eigen::MatrixXd m = stiff_matrix();
+  for (const std::string backend : {"ou", "spice"}) {
+    CAPTURE(backend);
+    sv::SolverOptions o = noisy(backend, 1e-3);
+    o.thermo.inverse_precision = 0.3;
+    o.thermo.covariance_runs = 3;
+    const auto solver = sv::LinearSolver::create(o);
+    const sv::SolveCost cost = solver->cost({sv::SolveRequest::Kind::inverse, 4, 0});
+    CHECK(cost.segments == 3);
+    CHECK(cost.circuit_runs == 3);
+    CHECK_FALSE(cost.one_run_per_system);
+    const sv::Solution whole = solver->inverse(m, 0.01);
+    sv::SolveRequest r;
+    r.kind = sv::SolveRequest::Kind::inverse;
+    r.matrix = m;
+    r.damping = 0.01;
+    std::vector<sv::Solution> pieces;
+    for (int k = 2; k >= 0; --k) {  // in any order, on fresh solvers: a run depends on k alone
+      r.segment = k;
+      pieces.insert(pieces.begin(), sv::LinearSolver::create(o)->solve_request(r));
+    }
+    for (const sv::Solution& p : pieces) CHECK(p.report.samples == whole.report.samples / 3);
+    CHECK_FALSE(bool(pieces[0].x == pieces[1].x));  // independent noise
+    r.segment = -1;
+    const sv::Solution merged = solver->merge_segments(r, pieces);
+    CHECK(bool(merged.x == whole.x));
+    CHECK(bool(merged.report.standard_errors == whole.report.standard_errors));
+    CHECK(merged.report.samples == whole.report.samples);
+    CHECK(merged.report.simulator_steps == whole.report.simulator_steps);
+    CHECK(merged.report.run_analog_seconds == whole.report.run_analog_seconds);
+    CHECK(merged.report.method == whole.report.method);
+    // A segment past the last, or on a backend without segments, is a programming error.
+    r.segment = 3;
+    CHECK_THROWS_AS(solver->solve_request(r), std::logic_error);
+    o.thermo.covariance_runs = 1;
+    CHECK(sv::LinearSolver::create(o)->cost({sv::SolveRequest::Kind::inverse, 4, 0}).segments == 0);
   }
 }

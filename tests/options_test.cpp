@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "cli_helpers.hpp"
-#include "test_util.hpp"
 #include "option_cli.hpp"
+#include "test_util.hpp"
 #include "tkfac/core/option_json.hpp"
-#include "tkfac/solver/linear_solver.hpp"
 #include "tkfac/kfac/kfac_optimizer.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
+#include "tkfac/solver/linear_solver.hpp"
 
 namespace opt = tkfac::options;
 namespace ng = tkfac::netlist_gen;
@@ -193,20 +193,19 @@ TEST_CASE("options: each table describes every field of its struct") {
   CHECK(names(ng::netlist_option_table()) ==
         std::set<std::string>{"encoding", "resistance", "capacitance", "opamp_gain",
                               "gain_compensation", "scaling", "input_full_scale", "damping",
-                              "sim_time", "target_rel_error", "noise_variance",
-                              "noise_sample_time", "noise_follows", "noise_seed",
-                              "max_step"});  // initial_state
+                              "sim_time", "target_rel_error", "noise_variance", "noise_sample_time",
+                              "noise_follows", "noise_seed", "max_step"});  // initial_state
   CHECK(names(cs::thermo_option_table()) ==
-        std::set<std::string>{"burn_in", "window", "target_standard_error",
-                              "inverse_precision", "analog_time", "start", "inverse_method",
+        std::set<std::string>{"burn_in", "window", "target_standard_error", "inverse_precision",
+                              "covariance_runs", "analog_time", "start", "inverse_method",
                               "noise_shape"});  // warm_start
   CHECK(names(cs::solver_option_table()) ==
         std::set<std::string>{"backend", "cg_tolerance", "cg_max_iterations"});  // netlist, thermo
   CHECK(names(kf::kfac_option_table()) ==
-        std::set<std::string>{"learning_rate", "damping", "damping_scheme", "ema_decay",
-                              "ema_init", "factor_update_interval", "inverse_update_interval",
-                              "method", "kl_clip", "momentum", "weight_decay", "fisher", "bias",
-                              "seed", "solve_start"});  // solver
+        std::set<std::string>{"learning_rate", "damping", "damping_scheme", "ema_decay", "ema_init",
+                              "factor_update_interval", "inverse_update_interval", "method",
+                              "kl_clip", "momentum", "weight_decay", "fisher", "bias", "seed",
+                              "solve_start"});  // solver
   // No flag is claimed twice across the tables a command combines (train uses all four).
   std::set<std::string> flags;
   long count = 0;

@@ -198,7 +198,10 @@ CircuitWork circuit_work(const std::string& label, const kf::Mlp& net, const kf:
         "circuit    {}: {}; {} circuit runs per inverse refresh ({}), a refresh every {} "
         "step{}, the first before step 1\n",
         label, sizes, cost.circuit_runs,
-        cost.one_run_per_system ? "one noisy run per factor" : "one per factor column",
+        cost.one_run_per_system ? std::string("one noisy run per factor")
+        : cost.segments > 1
+            ? fmt::format("{} independent noisy runs per factor, pooled", cost.segments)
+            : std::string("one per factor column"),
         k.inverse_update_interval, k.inverse_update_interval == 1 ? "" : "s");
   } else {
     out.line = fmt::format(

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 #include "tkfac/core/error.hpp"
 #include "tkfac/cosim/estimators.hpp"
@@ -108,9 +110,9 @@ class FinalState final : public SolveEstimator {
 
     Solution s{Eigen::MatrixXd::Zero(b.rows(), b.cols()), {}};
     s.report.backend = backend_.name;
-    s.report.method = fmt::format(
-        "{} encoding; one parse, inputs altered per right-hand side; steps of 3/4 tau",
-        netlist_gen::to_string(opt.encoding));
+    s.report.method =
+        fmt::format("{} encoding; one parse, inputs altered per right-hand side; steps of 3/4 tau",
+                    netlist_gen::to_string(opt.encoding));
 
     netlist_gen::Netlist nl = sys.netlist(b.col(0), opt);
     netlist_gen::plan_final_state(opt, nl);  // only the last point is read
@@ -323,18 +325,59 @@ class UnitRhs final : public InverseEstimator {
 };
 
 // Covariance (Method 1 of the Thermodynamic K-FAC paper): the stationary covariance of the
-// noisy circuit is beta^-1 (M + damping I)^-1, so one long run gives the whole inverse.
+// noisy circuit is beta^-1 (M + damping I)^-1, so one long run gives the whole inverse. With
+// covariance_runs = S > 1 the inverse is S independent runs (segments), run s seeded as the
+// solve's column s, each with its own burn-in and a window sized for precision p sqrt(S); their
+// samples are pooled (SampleAccumulator::merge, in segment order), so the pooled estimate has
+// about precision p. A segment alone (inverse_segment) returns its raw moments; pool() finishes
+// any set of them the same way, which is what makes a split run bit for bit the whole's.
 class Covariance final : public InverseEstimator {
  public:
   explicit Covariance(const CircuitBackend& backend) : backend_(backend) {}
   Solution inverse(const System& sys, double damping) override {
     const auto start = Clock::now();
+    const Setup su = setup(sys, damping);
+    std::vector<Solution> pieces;
+    for (int k = 0; k < segments_of(); ++k) pieces.push_back(run_segment(sys, su, k));
+    Solution s = pool(su, pieces);
+    s.report.wall_seconds = seconds_since(start);
+    return s;
+  }
+  Solution inverse_segment(const System& sys, double damping, int segment) override {
+    if (segment < 0 || segment >= segments_of()) {
+      throw std::logic_error(fmt::format("covariance: segment {} of {}", segment, segments_of()));
+    }
+    return run_segment(sys, setup(sys, damping), segment);
+  }
+  Solution merge_segments(const System& sys, double damping,
+                          const std::vector<Solution>& pieces) override {
+    const auto start = Clock::now();
+    Solution s = pool(setup(sys, damping), pieces);
+    double wall = seconds_since(start);
+    for (const Solution& p : pieces) wall += p.report.wall_seconds;
+    s.report.wall_seconds = wall;
+    return s;
+  }
+  long runs(Eigen::Index) const override { return segments_of(); }
+  bool one_run_per_system() const override { return segments_of() == 1; }
+  long segments() const override { return segments_of() > 1 ? segments_of() : 0; }
+
+ private:
+  // What every segment and the pooling share: checked options, the twin's model, the plan of
+  // one segment.
+  struct Setup {
+    netlist_gen::NetlistOptions opt;
+    ThermoModel model;
+    Plan plan;
+  };
+  int segments_of() const { return backend_.options.thermo.covariance_runs; }
+
+  Setup setup(const System& sys, double damping) const {
     const Eigen::MatrixXd& m = sys.m;
     const Eigen::Index n = m.rows();
-    const netlist_gen::NetlistOptions opt =
+    netlist_gen::NetlistOptions opt =
         prepare_circuit_solve(backend_.options, m, Eigen::MatrixXd::Zero(n, 1), damping);
     const ThermoOptions& t = backend_.options.thermo;
-    Engine& engine = backend_.engine;
     if (!(opt.noise_variance > 0.0)) {
       throw InputError(
           fmt::format("{}: the covariance inverse needs noise (beta^-1 > 0); expected a "
@@ -345,15 +388,36 @@ class Covariance final : public InverseEstimator {
       throw InputError(fmt::format("{}: the covariance inverse needs a window, not a finite time",
                                    thermo_flag("analog_time")));
     }
-    const ThermoModel model = sys.model(Eigen::VectorXd(), opt, backend_.engine.circuit_view());
-    const Plan p = make_plan(model, t, opt, Estimate::covariance);
+    ThermoModel model = sys.model(Eigen::VectorXd(), opt, backend_.engine.circuit_view());
+    const int runs = segments_of();
+    ThermoOptions per_run = t;
+    // S runs each of precision p sqrt(S) pool to precision p (the error's variance falls as 1/S
+    // over independent runs); a window or run time given is the total, shared by the runs.
+    if (runs > 1) per_run.inverse_precision = t.inverse_precision * std::sqrt(double(runs));
+    Plan plan = make_plan(model, per_run, opt, Estimate::covariance);
+    const bool window_given = t.window > 0.0 || opt.sim_time > 0.0 || t.inverse_precision == 0.0;
+    if (runs > 1 && window_given) {
+      plan.samples = (plan.samples + runs - 1) / runs;
+      plan.window = static_cast<double>(plan.samples) * plan.interval;
+    }
+    return {std::move(opt), std::move(model), plan};
+  }
+
+  // One noisy run's raw moments: x = [mean | M2] (n x (n + 1)), report.samples the count.
+  Solution run_segment(const System& sys, const Setup& su, int segment) const {
+    const auto start = Clock::now();
+    const ThermoOptions& t = backend_.options.thermo;
+    Engine& engine = backend_.engine;
+    const Plan& p = su.plan;
+    const Eigen::Index n = sys.m.rows();
     SampleAccumulator acc;
     double analog = 0.0;
     const long steps_before = engine.simulator_steps();
     const Eigen::VectorXd x0 =
         t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(n));
     engine.run(
-        sys, Eigen::VectorXd(), opt, model, x0, p.interval, p.first_index + p.samples, 0,
+        sys, Eigen::VectorXd(), su.opt, su.model, x0, p.interval, p.first_index + p.samples,
+        segment,
         [&](double time, const Eigen::VectorXd& x) {
           const long k = std::lround(time / p.interval);
           if (k > p.first_index) acc.add(x);
@@ -361,9 +425,56 @@ class Covariance final : public InverseEstimator {
         },
         analog);
     backend_.progress.run_done();
+    Solution s;
+    s.x.resize(n, n + 1);
+    if (acc.count() > 0) {
+      s.x.col(0) = acc.mean();
+      s.x.rightCols(n) = acc.m2();
+    } else {
+      s.x.setZero();
+    }
+    s.report.backend = backend_.name;
+    s.report.estimator = "covariance segment";
+    s.report.predicted_tau = su.model.predicted_tau();
+    s.report.analog_seconds = analog;
+    s.report.run_analog_seconds = {analog};
+    s.report.simulator_steps = engine.simulator_steps() - steps_before;
+    s.report.iterations = 1;
+    s.report.samples = acc.count();
+    s.report.wall_seconds = seconds_since(start);
+    return s;
+  }
+
+  // The inverse from the segments' moments, pooled in order.
+  Solution pool(const Setup& su, const std::vector<Solution>& pieces) const {
+    const ThermoOptions& t = backend_.options.thermo;
+    const ThermoModel& model = su.model;
+    const netlist_gen::NetlistOptions& opt = su.opt;
+    const Eigen::Index n = model.alpha.size();
+    if (static_cast<long>(pieces.size()) != segments_of()) {
+      throw std::logic_error(
+          fmt::format("covariance: {} segments given, {} expected", pieces.size(), segments_of()));
+    }
+    SampleAccumulator acc;
+    double analog = 0.0;
+    std::vector<double> run_analog;
+    long steps = 0;
+    for (const Solution& piece : pieces) {
+      if (piece.x.rows() != n || piece.x.cols() != n + 1) {
+        throw std::logic_error("covariance: a segment's moments have the wrong shape");
+      }
+      acc.merge(SampleAccumulator::of_moments(piece.report.samples, piece.x.col(0),
+                                              piece.x.rightCols(n)));
+      analog += piece.report.analog_seconds;
+      run_analog.insert(run_analog.end(), piece.report.run_analog_seconds.begin(),
+                        piece.report.run_analog_seconds.end());
+      steps += piece.report.simulator_steps;
+    }
+    const int runs = segments_of();
+    const long per_run = acc.count() / runs;  // every segment keeps the plan's samples
     // Held noise (the circuit's) lowers mode k's variance at the sample times by f_k (see
     // ThermoModel::variance_factor); undo it in the mode basis: S' = Q F^-1/2 Q^T S Q F^-1/2 Q^T.
-    const NoiseShape shape = engine.is_spice() ? NoiseShape::held : t.noise_shape;
+    const NoiseShape shape = backend_.engine.is_spice() ? NoiseShape::held : t.noise_shape;
     Eigen::VectorXd f(n);
     for (Eigen::Index k = 0; k < n; ++k) f(k) = 1.0 / std::sqrt(model.variance_factor(k, shape));
     const Eigen::MatrixXd correction = model.modes * f.asDiagonal() * model.modes.transpose();
@@ -372,32 +483,36 @@ class Covariance final : public InverseEstimator {
     s.report.backend = backend_.name;
     s.report.predicted_tau = model.predicted_tau();
     s.report.analog_seconds = analog;
-    s.report.run_analog_seconds = {analog};
-    s.report.simulator_steps = engine.simulator_steps() - steps_before;
-    s.report.iterations = 1;
-    fill(s.report, model, p, acc.count());
+    s.report.run_analog_seconds = std::move(run_analog);
+    s.report.simulator_steps = steps;
+    s.report.iterations = runs;
+    fill(s.report, model, su.plan, per_run);
+    s.report.samples = acc.count();
     // Standard errors from the variances the settings imply (with the held-noise factors divided
-    // out, every mode has its white variance).
+    // out, every mode has its white variance); independent runs: the variance / S.
+    const double runs_root = std::sqrt(static_cast<double>(runs));
     s.report.standard_errors =
-        covariance_standard_errors(model, acc.count(), p.interval,
+        covariance_standard_errors(model, per_run, su.plan.interval,
                                    model.mode_variances_x(NoiseShape::white)) /
-        opt.noise_variance;
+        (opt.noise_variance * runs_root);
     s.report.standard_error = s.report.standard_errors.maxCoeff();
     s.report.estimator = "covariance";
+    const std::string pooled =
+        runs > 1 ? fmt::format(
+                       ", {} independent runs pooled (run s seeded {} + 7919 s), each with "
+                       "its own burn-in",
+                       runs, opt.noise_seed)
+                 : std::string();
     s.report.method = fmt::format(
-        "sample covariance / beta^-1 ({}, beta^-1 = {:g}, seed {}, NT = {:.3g} tau{}{}); "
+        "sample covariance / beta^-1 ({}, beta^-1 = {:g}, seed {}, NT = {:.3g} tau{}{}{}); "
         "expected relative (Frobenius) error {:.3g}",
-        source_name(engine, opt), opt.noise_variance, opt.noise_seed,
+        source_name(backend_.engine, opt), opt.noise_variance, opt.noise_seed,
         model.noise_sample_time / model.predicted_tau(), nt_rule(opt),
-        shape == NoiseShape::held ? ", held-noise variance factor undone per mode" : "",
-        covariance_relative_error(model, acc.count(), p.interval));
-    s.report.wall_seconds = seconds_since(start);
+        shape == NoiseShape::held ? ", held-noise variance factor undone per mode" : "", pooled,
+        covariance_relative_error(model, per_run, su.plan.interval) / runs_root);
     return s;
   }
-  long runs(Eigen::Index) const override { return 1; }
-  bool one_run_per_system() const override { return true; }
 
- private:
   const CircuitBackend& backend_;
 };
 

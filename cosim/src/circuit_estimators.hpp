@@ -10,8 +10,12 @@
 //   unit rhs      inverse(): a solve estimator run with the columns of the identity.
 //
 // choose_estimators() is the one place that picks them from the options.
+#include <fmt/format.h>
+
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "circuit_engine.hpp"
 #include "tkfac/solver/linear_solver.hpp"
@@ -45,7 +49,7 @@ netlist_gen::NetlistOptions prepare_circuit_solve(const solver::SolverOptions& o
 struct CircuitBackend {
   const solver::SolverOptions& options;
   Engine& engine;
-  std::string name;  // "spice" or "ou", the reports' backend
+  std::string name;               // "spice" or "ou", the reports' backend
   solver::RunProgress& progress;  // told of each run (and of a long run's samples)
 };
 
@@ -79,12 +83,24 @@ class InverseEstimator {
   // The circuit runs inverse() makes for an n x n system, and whether one run answers it all.
   virtual long runs(Eigen::Index n) const = 0;
   virtual bool one_run_per_system() const { return false; }
+  // An inverse made of independent runs that may run apart (solver::SolveCost::segments): their
+  // count (0: none), one of them alone, and the whole from all of them in order.
+  virtual long segments() const { return 0; }
+  virtual solver::Solution inverse_segment(const System& sys, double damping, int segment) {
+    (void)sys, (void)damping;
+    throw std::logic_error(fmt::format("this inverse has no segment {}", segment));
+  }
+  virtual solver::Solution merge_segments(const System& sys, double damping,
+                                          const std::vector<solver::Solution>& pieces) {
+    (void)sys, (void)damping, (void)pieces;
+    throw std::logic_error("this inverse has no segments to merge");
+  }
 };
 
 struct Estimators {
   std::unique_ptr<SolveEstimator> solve;
   std::unique_ptr<InverseEstimator> inverse;  // may use *solve
-  bool column_pieces = false;  // solver::SolveCost::column_pieces
+  bool column_pieces = false;                 // solver::SolveCost::column_pieces
 };
 
 // The estimators for the backend's options: the one place that decides them.

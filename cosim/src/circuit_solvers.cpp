@@ -42,17 +42,28 @@ class CircuitSolver : public solver::LinearSolver {
   }
   // With a start: the estimators' *_from calls (the shape is checked there).
   Solution solve_request(const solver::SolveRequest& r) override {
+    if (r.segment >= 0) {
+      if (r.kind != solver::SolveRequest::Kind::inverse || estimators_.inverse->segments() == 0) {
+        return LinearSolver::solve_request(r);  // refuses it
+      }
+      const solver::RunProgress::Scope scope(progress(), 1);
+      return estimators_.inverse->inverse_segment(system_of(r), r.damping, r.segment);
+    }
     if (r.start.size() == 0) return LinearSolver::solve_request(r);
-    const bool from_array = solver::from_activations(r);
     const solver::SolveShape shape = solver::shape_of(r);
     const auto scope = runs_of(shape.kind, shape.n, shape.rhs_columns);
-    const System sys = from_array ? System::of_activations(r.activations, r.damping,
-                                                           options_.netlist)
-                                  : System{r.matrix, {}};
+    const System sys = system_of(r);
     if (r.kind == solver::SolveRequest::Kind::inverse) {
       return estimators_.inverse->inverse_from(sys, r.damping, r.start);
     }
     return estimators_.solve->solve_from(sys, r.rhs, r.damping, r.start);
+  }
+  Solution merge_segments(const solver::SolveRequest& whole,
+                          const std::vector<Solution>& pieces) override {
+    if (whole.kind != solver::SolveRequest::Kind::inverse || estimators_.inverse->segments() == 0) {
+      return LinearSolver::merge_segments(whole, pieces);  // refuses it
+    }
+    return estimators_.inverse->merge_segments(system_of(whole), whole.damping, pieces);
   }
   // The estimators' runs: what the options chose, before any netlist is built.
   solver::SolveCost cost(const solver::SolveShape& shape) const override {
@@ -64,6 +75,9 @@ class CircuitSolver : public solver::LinearSolver {
       c.circuit_runs = estimators_.solve->runs(shape.n, shape.rhs_columns);
     }
     c.column_pieces = estimators_.column_pieces;
+    if (shape.kind == solver::SolveRequest::Kind::inverse) {
+      c.segments = estimators_.inverse->segments();
+    }
     c.ngspice = engine_->is_spice();
     return c;
   }
@@ -77,6 +91,11 @@ class CircuitSolver : public solver::LinearSolver {
         estimators_(choose_estimators(backend_)) {}
 
  private:
+  System system_of(const solver::SolveRequest& r) const {
+    return solver::from_activations(r)
+               ? System::of_activations(r.activations, r.damping, options_.netlist)
+               : System{r.matrix, {}};
+  }
   // The call's progress scope: the runs cost() says it makes (the estimators report each run).
   solver::RunProgress::Scope runs_of(solver::SolveRequest::Kind kind, Eigen::Index n,
                                      Eigen::Index columns) {

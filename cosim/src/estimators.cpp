@@ -51,6 +51,32 @@ void SampleAccumulator::add(const Eigen::VectorXd& x) {
   m2_.noalias() += d * (x - mean_).transpose();
 }
 
+SampleAccumulator SampleAccumulator::of_moments(long count, Eigen::VectorXd mean,
+                                                Eigen::MatrixXd m2) {
+  SampleAccumulator a;
+  if (count <= 0) return a;
+  a.count_ = count;
+  a.mean_ = std::move(mean);
+  a.m2_ = std::move(m2);
+  return a;
+}
+
+void SampleAccumulator::merge(const SampleAccumulator& other) {
+  if (other.count_ == 0) return;
+  if (count_ == 0) {
+    *this = other;
+    return;
+  }
+  const double na = static_cast<double>(count_);
+  const double nb = static_cast<double>(other.count_);
+  const double n = na + nb;
+  const Eigen::VectorXd d = other.mean_ - mean_;
+  mean_ += d * (nb / n);
+  m2_ += other.m2_;
+  m2_.noalias() += (na * nb / n) * d * d.transpose();
+  count_ += other.count_;
+}
+
 Eigen::MatrixXd SampleAccumulator::covariance() const {
   if (count_ == 0) return {};
   const Eigen::MatrixXd c = m2_ / static_cast<double>(count_);

@@ -23,11 +23,20 @@ std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks) {
 
 std::vector<WorkPiece> split_large(const std::vector<double>& costs,
                                    const std::vector<long>& columns,
-                                   const std::vector<bool>& splittable, int ranks) {
+                                   const std::vector<bool>& splittable, int ranks,
+                                   const std::vector<long>& segments) {
   const double sum = std::accumulate(costs.begin(), costs.end(), 0.0);
   const double target = sum / (2.0 * std::max(ranks, 1));
   std::vector<WorkPiece> pieces;
   for (std::size_t i = 0; i < costs.size(); ++i) {
+    const long runs = i < segments.size() ? segments[i] : 0;
+    if (runs > 1) {
+      for (long s = 0; s < runs; ++s) {
+        pieces.push_back(
+            {i, -1, columns[i], costs[i] / static_cast<double>(runs), static_cast<int>(s)});
+      }
+      continue;
+    }
     const long n = columns[i];
     long k = 1;
     if (splittable[i] && n > 1 && target > 0.0 && costs[i] > target) {

@@ -96,6 +96,23 @@ SolveRequest piece_of(const SolveRequest& r, const WorkPiece& piece) {
   return p;
 }
 
+// Covariance run `piece.segment` of an inverse request, alone (SolveRequest::segment).
+SolveRequest segment_of(const SolveRequest& r, const WorkPiece& piece) {
+  SolveRequest p = r;
+  p.segment = piece.segment;
+  p.label = fmt::format("{} run {}", r.label, piece.segment + 1);
+  return p;
+}
+
+// How a failure message names a piece after its request's label.
+std::string piece_name(const WorkPiece& piece) {
+  if (piece.first >= 0) {
+    return fmt::format(" columns {}-{}", piece.first + 1, piece.first + piece.columns);
+  }
+  if (piece.segment >= 0) return fmt::format(" run {}", piece.segment + 1);
+  return "";
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -235,15 +252,19 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   }
   // The work items: whole requests, or column pieces of an inverse whose backend can merge them
   // bit for bit (SolveCost::column_pieces) when it would take more than half a rank's share.
+  // An inverse of several independent covariance runs (SolveCost::segments) is always split
+  // into them, one piece per run, whatever the number of ranks.
   std::vector<long> columns(count);
   std::vector<bool> splittable(count);
+  std::vector<long> segments(count, 0);
   for (std::size_t i = 0; i < count; ++i) {
     const SolveRequest& r = requests[i];
+    const solver::SolveCost c = inner_->cost(shapes[i]);
     columns[i] = static_cast<long>(shapes[i].n);
-    splittable[i] = r.kind == SolveRequest::Kind::inverse &&
-                    inner_->cost(shapes[i]).column_pieces && r.start.size() == 0;
+    splittable[i] = r.kind == SolveRequest::Kind::inverse && c.column_pieces && r.start.size() == 0;
+    if (r.kind == SolveRequest::Kind::inverse) segments[i] = c.segments;
   }
-  const std::vector<WorkPiece> pieces = split_large(costs, columns, splittable, size_);
+  const std::vector<WorkPiece> pieces = split_large(costs, columns, splittable, size_, segments);
   std::vector<double> piece_costs;
   for (const WorkPiece& p : pieces) piece_costs.push_back(p.cost);
   const std::vector<int> owner = assign_by_cost(piece_costs, size_);
@@ -283,14 +304,15 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
       if (flag) throw Stopped{};
       inject_failure(rank_);
       const auto start = std::chrono::steady_clock::now();
-      Solution s =
-          piece.first < 0 ? inner_->solve_request(r) : inner_->solve_request(piece_of(r, piece));
+      Solution s = piece.first >= 0     ? inner_->solve_request(piece_of(r, piece))
+                   : piece.segment >= 0 ? inner_->solve_request(segment_of(r, piece))
+                                        : inner_->solve_request(r);
       const double seconds = seconds_since(start);
       entries.put<std::int64_t>(index);
       entries.put(seconds);
       entries.put_solution(s);
       ++solved;
-      run.local_done += piece.first < 0 ? runs[i] : piece.columns;
+      run.local_done += piece.first >= 0 ? piece.columns : piece.segment >= 0 ? 1 : runs[i];
       on_inner_progress({0, 0, 0.0});  // this rank's count, to rank 0
     } catch (const Stopped&) {
       run.status = Status::stopped;
@@ -362,8 +384,8 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     at += sizes[static_cast<std::size_t>(r)];
   }
   std::vector<char> gathered(static_cast<std::size_t>(all));
-  MPI_Iallgatherv(out_bytes.data(), static_cast<int>(my_size), MPI_BYTE, gathered.data(), sizes.data(),
-                  offsets.data(), MPI_BYTE, comm_, &request);
+  MPI_Iallgatherv(out_bytes.data(), static_cast<int>(my_size), MPI_BYTE, gathered.data(),
+                  sizes.data(), offsets.data(), MPI_BYTE, comm_, &request);
   wait_idle(request);
 
   std::vector<Solution> done(pieces.size());
@@ -415,11 +437,8 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     if (failed_index >= 0) {
       const WorkPiece& piece = pieces[static_cast<std::size_t>(failed_index)];
       where = fmt::format("rank {}, solve '{}'{} (request {} of {}, solver call {})", first_failed,
-                          requests[piece.item].label,
-                          piece.first < 0 ? ""
-                                          : fmt::format(" columns {}-{}", piece.first + 1,
-                                                        piece.first + piece.columns),
-                          piece.item + 1, count, run.call);
+                          requests[piece.item].label, piece_name(piece), piece.item + 1, count,
+                          run.call);
     }
     // The failing rank keeps its own exception when it is not one of ours (e.g. an interrupt).
     if (first_failed == rank_ && failed_status == Status::other && run.error) {
@@ -430,18 +449,19 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     if (failed_status == Status::simulation) throw SimulationError(text);
     throw std::runtime_error(text);
   }
-  // Each request's Solution: its one piece, or its pieces merged in column order.
+  // Each request's Solution: its one piece, or its pieces merged in column (segment) order.
   std::vector<Solution> out(count);
   for (std::size_t p = 0; p < pieces.size();) {
     const std::size_t i = pieces[p].item;
     std::size_t end = p;
     while (end < pieces.size() && pieces[end].item == i) ++end;
-    if (end - p == 1) {
+    if (end - p == 1 && pieces[p].segment < 0) {
       out[i] = std::move(done[p]);
     } else {
-      out[i] = solver::merge_column_pieces(
-          std::vector<Solution>(std::make_move_iterator(done.begin() + static_cast<long>(p)),
-                                std::make_move_iterator(done.begin() + static_cast<long>(end))));
+      std::vector<Solution> parts(std::make_move_iterator(done.begin() + static_cast<long>(p)),
+                                  std::make_move_iterator(done.begin() + static_cast<long>(end)));
+      out[i] = pieces[p].segment >= 0 ? inner_->merge_segments(requests[i], parts)
+                                      : solver::merge_column_pieces(parts);
     }
     measured_[keys[i]] = stats_.solve_seconds[i];
     p = end;

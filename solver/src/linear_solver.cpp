@@ -4,14 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/activation.hpp"
 
 namespace tkfac::solver {
 
-dense::Cholesky check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
-                             double damping) {
+dense::Cholesky check_system(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b, double damping) {
   dense::Cholesky cholesky = netlist_gen::validate_spd(m, damping, "matrix");
   if (b.rows() != m.rows()) {
     throw InputError(fmt::format("right-hand side: has {} rows, expected {} (the matrix size)",
@@ -57,6 +57,7 @@ SolveCost LinearSolver::cost_all(const std::vector<SolveShape>& shapes) const {
       any_runs = true;
       all_one_run = all_one_run && c.one_run_per_system;
     }
+    total.segments = std::max(total.segments, c.segments);
   }
   total.one_run_per_system = any_runs && all_one_run;
   return total;
@@ -101,6 +102,12 @@ bool from_activations(const SolveRequest& r) {
 }
 
 Solution LinearSolver::solve_request(const SolveRequest& r) {
+  if (r.segment >= 0) {
+    throw std::logic_error(
+        fmt::format("{}: '{}' asks for segment {}, but this backend's inverses "
+                    "have no segments",
+                    name(), r.label, r.segment));
+  }
   const bool from_array = from_activations(r);
   if (r.kind == SolveRequest::Kind::inverse) {
     return from_array ? inverse_activations(r.activations, r.damping)
@@ -108,6 +115,11 @@ Solution LinearSolver::solve_request(const SolveRequest& r) {
   }
   return from_array ? solve_activations(r.activations, r.rhs, r.damping)
                     : solve(r.matrix, r.rhs, r.damping);
+}
+
+Solution LinearSolver::merge_segments(const SolveRequest& whole, const std::vector<Solution>&) {
+  throw std::logic_error(
+      fmt::format("{}: '{}' cannot be merged from segments by this backend", name(), whole.label));
 }
 
 RunProgress::Scope::Scope(RunProgress& p, long runs_total) : p_(p) {

@@ -1,8 +1,9 @@
 // The description of ThermoOptions (one line per field) and its validation.
+#include "tkfac/solver/thermo_options.hpp"
+
 #include <fmt/format.h>
 
 #include "tkfac/core/error.hpp"
-#include "tkfac/solver/thermo_options.hpp"
 
 namespace tkfac::solver {
 
@@ -24,6 +25,10 @@ const options::OptionTable<ThermoOptions>& thermo_option_table() {
             "covariance inverse: relative (Frobenius) standard error the automatic window aims "
             "at (0: 100 tau)",
             non_negative("a finite relative error >= 0 (0: a window of 100 tau)")),
+      field("covariance_runs", "--covariance-runs", &O::covariance_runs,
+            "covariance inverse: independent noisy runs pooled per inverse, each with its own "
+            "burn-in and seed (more: parallel under mpirun, a burn-in more each)",
+            {[](double v) { return v >= 1.0 && v <= 4096.0; }, "a count from 1 to 4096"}),
       field("analog_time", "--analog-time", &O::analog_time,
             "return the state at this analog time, in units of R C (0: off)",
             non_negative("a finite time >= 0 in units of R C (0: off)")),

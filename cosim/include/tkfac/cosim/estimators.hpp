@@ -53,6 +53,14 @@ class SampleAccumulator {
   long count() const { return count_; }
   const Eigen::VectorXd& mean() const { return mean_; }
   Eigen::MatrixXd covariance() const;  // (1/N) sum (x - mean)(x - mean)^T
+  // sum (x - mean)(x - mean)^T: with count and mean, all the accumulator holds.
+  const Eigen::MatrixXd& m2() const { return m2_; }
+  // The accumulator of `count` samples with this mean and m2 (what another one held).
+  static SampleAccumulator of_moments(long count, Eigen::VectorXd mean, Eigen::MatrixXd m2);
+  // Adds another accumulator's samples as if they had been added here (Chan et al.'s pairwise
+  // update: the means' difference enters M2 weighted by count_a count_b / count). Merging an
+  // empty one changes nothing; merging into an empty one copies it.
+  void merge(const SampleAccumulator& other);
 
  private:
   long count_ = 0;

@@ -17,19 +17,27 @@ namespace tkfac::parallel {
 // owners on every rank.
 std::vector<int> assign_by_cost(const std::vector<double>& costs, int ranks);
 
-// A batch's work items: system `item` whole (first < 0), or its columns [first, first + columns).
+// A batch's work items: system `item` whole (first < 0, segment < 0), its columns
+// [first, first + columns), or its covariance run `segment` (SolveCost::segments).
 struct WorkPiece {
   std::size_t item = 0;
   long first = -1;
   long columns = 0;
   double cost = 0.0;
+  int segment = -1;
 };
-// Each system whole, except a splittable one costing more than half a rank's fair share
-// (sum / (2 ranks)): that one in about cost / (half a share) pieces of contiguous columns (at
-// most one per column), the cost shared by columns. In item order, pieces in column order.
+// Each system whole, except
+// - one with segments[i] > 1 (an inverse of that many independent runs): always that many
+//   pieces, one per run, the cost shared alike (the count belongs to the estimator, not to the
+//   ranks, so the result is the same for any number of ranks);
+// - a splittable one costing more than half a rank's fair share (sum / (2 ranks)): about cost /
+//   (half a share) pieces of contiguous columns (at most one per column), the cost shared by
+//   columns.
+// In item order, pieces in column (segment) order. `segments` may be empty (none).
 std::vector<WorkPiece> split_large(const std::vector<double>& costs,
                                    const std::vector<long>& columns,
-                                   const std::vector<bool>& splittable, int ranks);
+                                   const std::vector<bool>& splittable, int ranks,
+                                   const std::vector<long>& segments = {});
 
 struct Balance {
   std::vector<double> load;  // per rank: the costs it owns, added

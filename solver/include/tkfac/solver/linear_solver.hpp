@@ -54,8 +54,8 @@ struct SolveReport {
   double predicted_tau = 0.0;   // R C / alpha_min (0 for digital)
   // Time points the runs took, summed: ngspice's accepted points (spice), exact steps (ou).
   long simulator_steps = 0;
-  int iterations = 0;           // cg iterations (max over columns) or circuit runs
-  bool converged = true;        // cg: tolerance reached within the cap
+  int iterations = 0;     // cg iterations (max over columns) or circuit runs
+  bool converged = true;  // cg: tolerance reached within the cap
   // Thermodynamic solves (ou, and spice with noise / finite time / warm start), per run:
   std::string estimator{};            // "mean", "covariance", "final state", "samples"
   double burn_in_seconds = 0.0;       // analog time discarded before the window
@@ -90,6 +90,10 @@ struct SolveRequest {
   // starts cold, its burn-in covers the start). Empty: the options' start (options.thermo).
   // Digital backends ignore it.
   Eigen::MatrixXd start;
+  // >= 0, Kind::inverse by a covariance estimator with several runs (SolveCost::segments > 1):
+  // only run `segment` of them (0-based), returned as its raw sample moments (x = [mean | M2],
+  // n x (n + 1); report.samples the count) for LinearSolver::merge_segments. -1: the whole.
+  int segment = -1;
 };
 
 // A system's size: what a backend's cost depends on (LinearSolver::cost), known without its
@@ -118,6 +122,10 @@ struct SolveCost {
   // sides: a piece's circuit is scaled for its first column, and Method 2's solves then differ
   // from the whole's in the last bits, as measured.)
   bool column_pieces = false;
+  // An inverse is this many independent covariance runs (ThermoOptions::covariance_runs > 1;
+  // else 0): each may be asked for alone (SolveRequest::segment) and merge_segments pools them
+  // into the whole's Solution bit for bit. What lets DistributedSolver split a noisy factor.
+  long segments = 0;
 };
 
 // The Solution of a system from the Solutions of its column pieces, in column order (see
@@ -154,7 +162,7 @@ class RunProgress {
    private:
     RunProgress& p_;
   };
-  void run_done();                    // a circuit run finished
+  void run_done();                      // a circuit run finished
   void run_under_way(double fraction);  // the run under way is this far along, in [0, 1)
   // The call's count set from outside (a solver that runs a call's systems elsewhere, e.g. on
   // other MPI ranks): `done` runs finished, the next `fraction` along.
@@ -194,13 +202,17 @@ class LinearSolver {
   // One request (what solve_all's default calls for each): solve / inverse / ..._activations.
   // The circuit backends override it to honour request.start.
   virtual Solution solve_request(const SolveRequest& request);
+  // The Solution of inverse request `whole` from its segments' Solutions (solve_request with
+  // segment 0, 1, ..., in that order; see SolveCost::segments): bit for bit what solve_request
+  // of `whole` returns. Default: std::logic_error (a backend without segments).
+  virtual Solution merge_segments(const SolveRequest& whole, const std::vector<Solution>& pieces);
 
   // What solving a system of this shape would cost this backend with its options, e.g.
   //   solver->cost({SolveRequest::Kind::inverse, 40}).circuit_runs  // spice: 40, noisy: 1
   // Default (digital backends): nothing.
   virtual SolveCost cost(const SolveShape& shape) const;
   // The same for a batch (solve_all): runs add up; one_run_per_system when every system that
-  // runs is answered by one run.
+  // runs is answered by one run; segments the most of any system.
   SolveCost cost_all(const std::vector<SolveShape>& shapes) const;
 
   // Throws InputError for an unknown backend name (listing the known ones).

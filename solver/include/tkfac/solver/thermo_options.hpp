@@ -39,6 +39,13 @@ struct ThermoOptions {
   // default 0.2 kept K-FAC on the reference network within about half a point of Cholesky
   // (README, "Thermodynamic training"); 100 tau gave 72-73% against 83.5%.
   double inverse_precision = 0.2;
+  // Covariance inverse: independent noisy runs per inverse (segments), each with its own burn-in
+  // and noise seed, their samples pooled; the automatic window of each is sized for precision
+  // inverse_precision * sqrt(covariance_runs), so the pooled estimate keeps inverse_precision.
+  // More than one costs a burn-in per extra run; it lets one large inverse run on several
+  // solvers (DistributedSolver hands each segment to a rank). Part of the estimator, not of the
+  // number of ranks: the same value gives the same result at any rank count.
+  int covariance_runs = 1;
   // > 0: finite-time mode, the state at this analog time in units of R C (noiseless: the
   // deterministic relaxation; noisy: one sample of it). 0: off.
   double analog_time = 0.0;
