@@ -3,7 +3,9 @@
 // 1. Measured per-solve costs: the reference network (49-32-10 tanh, Fashion-MNIST pooled to
 //    7x7, batch 64), K-FAC Method 1 with an inverse refresh every step through the spice
 //    backend, noiseless (unit right-hand sides: one run per factor column) and noisy (beta^-1 =
-//    1e-3: one covariance run per factor), each factor inverse timed in this process.
+//    1e-3: each factor's covariance in --covariance-runs S independent runs, default 4, pooled),
+//    each factor inverse timed in this process, and the share of its simulated time that is
+//    burn-in (each run has its own).
 // 2. Measured speedup: `mpiexec -n K tkfac train` of the same run for K = 1 and 2, the training
 //    wall time its summary prints (the whole command's, with MPI start-up, data loading and
 //    evaluation, is printed beside it); speedup T1 / T2 and parallel efficiency speedup / K.
@@ -13,9 +15,13 @@
 // 3. Predicted strong scaling to 16-1024 ranks for the wide network 784-512-512-10: per-request
 //    time t(n) = a n^p fitted to the measured costs of part 1, the same splitting (noiseless
 //    inverses in column pieces, down to one column) and assignment, and the communication
-//    volume per step (every rank receives every solution: sum of n^2 doubles).
+//    volume per step (every rank receives every solution: sum of n^2 doubles). Noisy: with the
+//    measured S, and with S = K runs per factor (the window's time t_w(n) and one burn-in's
+//    t_b(n) fitted apart: t = t_w + S t_b; the S = K speedup is against one run per factor on
+//    one process, so it pays for the extra burn-ins).
 //
-// Writes <out>.csv and <out>.png (gnuplot). Usage: scaling [--steps N] [--out PREFIX]
+// Writes <out>.csv and <out>.png (gnuplot).
+// Usage: scaling [--steps N] [--covariance-runs S] [--out PREFIX]
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -70,7 +76,15 @@ class Recording final : public LinearSolver {
       const auto start = std::chrono::steady_clock::now();
       out.push_back(inner_->solve_request(r));
       seconds.push_back(seconds_since(start));
-      if (calls.empty()) sizes.push_back(tkfac::solver::shape_of(r).n), labels.push_back(r.label);
+      if (calls.empty()) {
+        sizes.push_back(tkfac::solver::shape_of(r).n), labels.push_back(r.label);
+        // The share of the simulated time that is burn-in (covariance runs; 0 otherwise).
+        const auto& rep = out.back().report;
+        const double burn = rep.burn_in_seconds * rep.iterations;
+        const double window = rep.sample_interval * static_cast<double>(rep.samples);
+        burn_share.push_back(
+            rep.estimator == "covariance" && burn + window > 0 ? burn / (burn + window) : 0.0);
+      }
     }
     calls.push_back(seconds);
     return out;
@@ -78,29 +92,32 @@ class Recording final : public LinearSolver {
   static inline std::vector<std::vector<double>> calls;  // per call, per request
   static inline std::vector<long> sizes;
   static inline std::vector<std::string> labels;
+  static inline std::vector<double> burn_share;
 
  private:
   std::unique_ptr<LinearSolver> inner_;
 };
 
-kf::OptimizerConfig spice_config(double noise) {
+kf::OptimizerConfig spice_config(double noise, int runs) {
   kf::OptimizerConfig cfg;
   cfg.name = "kfac";
   cfg.kfac.solver.backend = "spice";
   cfg.kfac.solver.netlist.noise_variance = noise;
+  cfg.kfac.solver.thermo.covariance_runs = runs;
   cfg.kfac.inverse_update_interval = 1;
   return cfg;
 }
 
 // Per request: the median over the steps after the first (which starts the library).
-std::vector<double> measure(double noise, const kf::Dataset& train, int steps) {
+std::vector<double> measure(double noise, int runs, const kf::Dataset& train, int steps) {
   Recording::calls.clear();
   Recording::sizes.clear();
   Recording::labels.clear();
+  Recording::burn_share.clear();
   tkfac::solver::set_solver_decorator(
       [](std::unique_ptr<LinearSolver> s) { return std::make_unique<Recording>(std::move(s)); });
   kf::Mlp net({49, 32, 10}, kf::Activation::tanh, 1);
-  auto opt = kf::make_optimizer(spice_config(noise));
+  auto opt = kf::make_optimizer(spice_config(noise, runs));
   for (int s = 0; s <= steps; ++s) opt->step(net, train.slice(64L * s, 64));
   tkfac::solver::set_solver_decorator({});
   std::vector<double> med(Recording::sizes.size());
@@ -160,10 +177,12 @@ std::pair<double, double> fit_power(const std::vector<long>& n, const std::vecto
 }
 
 // The time of a batch of inverses on `ranks` ranks as DistributedSolver runs it: split_large
-// (noiseless spice inverses are solved in column pieces), then the assignment.
-par::Balance plan(const std::vector<double>& t, const std::vector<long>& n, bool split, int ranks) {
-  const std::vector<par::WorkPiece> pieces =
-      par::split_large(t, n, std::vector<bool>(t.size(), split), ranks);
+// (noiseless spice inverses are solved in column pieces, noisy ones in their `runs` covariance
+// runs), then the assignment.
+par::Balance plan(const std::vector<double>& t, const std::vector<long>& n, bool split, int ranks,
+                  long runs = 0) {
+  const std::vector<par::WorkPiece> pieces = par::split_large(
+      t, n, std::vector<bool>(t.size(), split), ranks, std::vector<long>(t.size(), runs));
   std::vector<double> costs;
   for (const par::WorkPiece& p : pieces) costs.push_back(p.cost);
   return par::balance(costs, par::assign_by_cost(costs, ranks), ranks);
@@ -173,10 +192,12 @@ par::Balance plan(const std::vector<double>& t, const std::vector<long>& n, bool
 
 int main(int argc, char** argv) {
   int steps = 3;
+  int runs = 4;
   std::string out = "scaling";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--steps") steps = std::atoi(argv[i + 1]);
+    if (a == "--covariance-runs") runs = std::max(1, std::atoi(argv[i + 1]));
     if (a == "--out") out = argv[i + 1];
   }
   tkfac::cosim::register_backends();
@@ -193,34 +214,58 @@ int main(int argc, char** argv) {
     double a, p;
   };
   std::map<double, Fit> fits;
+  Fit window_fit{0, 0}, burn_fit{0, 0};  // noisy: the window's time and one burn-in's, per factor
   for (const double noise : {0.0, 1e-3}) {
-    const std::string what = noise > 0 ? "noisy (beta^-1 = 1e-3, covariance)" : "noiseless";
-    const std::vector<double> t = measure(noise, train, steps);
+    const std::string what =
+        noise > 0 ? fmt::format("noisy (beta^-1 = 1e-3, covariance in {} runs per factor)", runs)
+                  : std::string("noiseless");
+    const int s_runs = noise > 0 ? runs : 1;
+    const std::vector<double> t = measure(noise, s_runs, train, steps);
     std::printf("\n== reference network 49-32-10, spice, %s: one inverse refresh per step\n",
                 what.c_str());
     double total = 0;
     for (std::size_t i = 0; i < t.size(); ++i) {
-      std::printf("  %-10s n = %3ld  %8.3f s\n", Recording::labels[i].c_str(), Recording::sizes[i],
-                  t[i]);
+      std::printf("  %-10s n = %3ld  %8.3f s  (burn-in %.0f%% of its simulated time)\n",
+                  Recording::labels[i].c_str(), Recording::sizes[i], t[i],
+                  100 * Recording::burn_share[i]);
       total += t[i];
     }
     const bool split = noise == 0.0;  // column pieces: the noiseless circuit only
-    const par::Balance b = plan(t, Recording::sizes, split, 2);
+    const long segments = s_runs > 1 ? s_runs : 0;
+    const par::Balance b = plan(t, Recording::sizes, split, 2, segments);
     std::printf(
         "  refresh %.3f s in one process; 2 ranks by cost%s: max %.3f s, mean %.3f s, "
         "max/mean %.2f, best speedup of the solves %.2f (the largest factor alone: %.0f%%)\n",
-        total, split ? ", large factors in column pieces" : ", whole factors", b.max, b.mean,
-        b.max / b.mean, total / b.max, 100 * *std::max_element(t.begin(), t.end()) / total);
+        total,
+        split          ? ", large factors in column pieces"
+        : segments > 1 ? ", factors in their covariance runs"
+                       : ", whole factors",
+        b.max, b.mean, b.max / b.mean, total / b.max,
+        100 * *std::max_element(t.begin(), t.end()) / total);
     // Fit per-request time against n for the prediction.
     const auto [a, p] = fit_power(Recording::sizes, t);
     fits[noise] = {a, p};
     std::printf("  fit: t(n) = %.3g n^%.2f s per factor inverse\n", a, p);
+    if (noise > 0) {
+      std::vector<double> tw, tb;
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        tw.push_back(t[i] * (1.0 - Recording::burn_share[i]));
+        tb.push_back(std::max(1e-9, t[i] * Recording::burn_share[i] / s_runs));
+      }
+      const auto [aw, pw] = fit_power(Recording::sizes, tw);
+      const auto [ab, pb] = fit_power(Recording::sizes, tb);
+      window_fit = {aw, pw};
+      burn_fit = {ab, pb};
+      std::printf("  fit: window t_w(n) = %.3g n^%.2f s, one burn-in t_b(n) = %.3g n^%.2f s\n", aw,
+                  pw, ab, pb);
+    }
 
     // Measured: mpiexec -n 1 and 2.
     const std::string train_args = fmt::format(
-        "train --quiet --solver spice {} {} --steps {} {} 1 --eval-every 0",
+        "train --quiet --solver spice {} {} {} {} --steps {} {} 1 --eval-every 0",
         tkfac::options::flag_of(tkfac::netlist_gen::netlist_option_table(), "noise_variance"),
-        noise, steps + 1,
+        noise, tkfac::options::flag_of(tkfac::solver::thermo_option_table(), "covariance_runs"),
+        s_runs, steps + 1,
         tkfac::options::flag_of(kf::kfac_option_table(), "inverse_update_interval"));
     std::map<int, double> wall, command;
     std::map<int, double> balance_measured;
@@ -260,25 +305,50 @@ int main(int argc, char** argv) {
       "%.1f MB (%ld bytes); at 10 GB/s and 5 us per message stage that is %.2f ms + "
       "log2(K) * 5 us\n",
       bytes / 1e6, bytes, bytes / 1e10 * 1e3);
-  for (const auto& [noise, f] : fits) {
-    std::vector<double> t;
-    for (long n : wide) t.push_back(f.a * std::pow(static_cast<double>(n), f.p));
-    const bool split = noise == 0.0;
+  const auto power = [](const Fit& f, long n) {
+    return f.a * std::pow(static_cast<double>(n), f.p);
+  };
+  // kind: 0 noiseless; 1 noisy with the measured S runs per factor; 2 noisy with S = K runs.
+  for (int kind = 0; kind < 3; ++kind) {
+    const double noise = kind == 0 ? 0.0 : 1e-3;
+    const bool split = kind == 0;
+    // The one-process time of a refresh: with S = K runs per factor the baseline is S = 1 (one
+    // run per factor on one process), so the speedup counts the extra burn-ins against it.
+    std::vector<double> base;
+    for (long n : wide) {
+      base.push_back(kind == 0   ? power(fits[noise], n)
+                     : kind == 1 ? power(window_fit, n) + runs * power(burn_fit, n)
+                                 : power(window_fit, n) + power(burn_fit, n));
+    }
     double total = 0;
-    for (double x : t) total += x;
-    std::printf("  %s: one process %.4g s per refresh (%s)\n", noise > 0 ? "noisy" : "noiseless",
+    for (double x : base) total += x;
+    std::printf("  %s: one process %.4g s per refresh (%s)\n",
+                kind == 0   ? "noiseless"
+                : kind == 1 ? "noisy, measured S"
+                            : "noisy, S = K",
                 total,
-                split ? "inverses in column pieces: one run per column at most"
-                      : "one covariance run per factor: a factor is the unit");
+                kind == 0 ? "inverses in column pieces: one run per column at most"
+                : kind == 1
+                    ? fmt::format("{} covariance runs per factor", runs).c_str()
+                    : "K covariance runs per factor, each with its burn-in; baseline one run");
     std::printf("  %6s %12s %9s %9s %9s\n", "ranks", "s/refresh", "speedup", "effic.", "max/mean");
     for (int k = 1; k <= 1024; k *= 2) {
-      const par::Balance b = plan(t, wide, split, k);
+      std::vector<double> t = base;
+      long segments = kind == 1 && runs > 1 ? runs : 0;
+      if (kind == 2 && k > 1) {
+        segments = k;
+        for (std::size_t i = 0; i < wide.size(); ++i) {
+          t[i] = power(window_fit, wide[i]) + k * power(burn_fit, wide[i]);
+        }
+      }
+      const par::Balance b = plan(t, wide, split, k, segments);
       const double comm = k > 1 ? bytes / 1e10 * (k - 1) / k + std::log2(k) * 5e-6 : 0.0;
       const double s = b.max + comm;
       std::printf("  %6d %12.4g %9.2f %9.3f %9.2f\n", k, s, total / s, total / s / k,
                   b.max / b.mean);
-      csv << fmt::format("predicted,784-512-512-10,{},{},{:.6g},{:.4f},{:.4f},{:.3f},{}\n", noise,
-                         k, s, total / s, total / s / k, b.max / b.mean, bytes);
+      csv << fmt::format("predicted{},784-512-512-10,{},{},{:.6g},{:.4f},{:.4f},{:.3f},{}\n",
+                         kind == 2 ? "_s_eq_k" : "", noise, k, s, total / s, total / s / k,
+                         b.max / b.mean, bytes);
     }
   }
   csv.close();
@@ -293,7 +363,11 @@ int main(int argc, char** argv) {
         "title 'wide, noiseless (predicted)', \\\n"
      << " '" << out
      << ".csv' using (strcol(1) eq 'predicted' && $3 > 0 ? $4 : 1/0):6 with linespoints "
-        "title 'wide, noisy (predicted)', \\\n"
+        "title 'wide, noisy, S = "
+     << runs << " runs per factor (predicted)', \\\n"
+     << " '" << out
+     << ".csv' using (strcol(1) eq 'predicted_s_eq_k' ? $4 : 1/0):6 with linespoints "
+        "title 'wide, noisy, S = K runs per factor (predicted)', \\\n"
      << " '" << out
      << ".csv' using (strcol(1) eq 'measured' && $3 == 0 ? $4 : 1/0):6 with points pt 7 "
         "ps 1.5 title 'reference, noiseless (measured)', \\\n"
