@@ -142,6 +142,28 @@ TEST_CASE("mpi: a failing rank ends every rank within seconds, named by rank and
   }
 }
 
+TEST_CASE("mpi: a relax sweep under mpiexec -n 2 is shared by the ranks, the same table") {
+  ScratchDir dir("mpi-relax");
+  const std::string args = "relax --sizes 4 8 --kappas 10 100 --encoding behavioral --csv ";
+  REQUIRE(run_tkfac(args + dir.file("plain.csv")).exit_code == 0);
+  const auto r = run_command(fmt::format("{} {}{}", mpiexec(2), args, dir.file("two.csv")));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string table = log_without_wall_time(dir.file("plain.csv"));
+  CHECK(std::count(table.begin(), table.end(), '\n') == 9);  // header and 8 cases
+  CHECK(log_without_wall_time(dir.file("two.csv")) == table);
+  // Rank 1 measures some of the cases: a failure injected there is named, on rank 0, exit 2,
+  // and no table is written.
+  const auto f = run_command(fmt::format("TKFAC_TEST_FAIL_RANK=1:input {} {}{}",
+                                         mpiexec(2, "-x TKFAC_TEST_FAIL_RANK"), args,
+                                         dir.file("fail.csv")));
+  INFO(f.output);
+  CHECK(f.exit_code == 2);
+  CHECK(f.output.find("rank 1, task 'behavioral ") != std::string::npos);
+  CHECK(f.output.find("injected failure") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("fail.csv")));
+}
+
 TEST_CASE("mpi: bad input under mpiexec exits with 2 and one message") {
   const auto r = run_command(mpiexec(2) + " train --dataset synthetic --steps 0");
   INFO(r.output);

@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "inputs.hpp"
@@ -17,6 +21,7 @@
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
 #include "tkfac/core/spd.hpp"
+#include "tkfac/core/task_runner.hpp"
 #include "tkfac/cosim/relaxation.hpp"
 #include "tkfac/cosim/session.hpp"
 
@@ -58,6 +63,70 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t k = v.size();
   return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
+// A measurement as bytes and back (a task's result, tkfac::run_tasks): every field, doubles
+// as their bits, so a measurement made on another MPI rank is the one made.
+class Bytes {
+ public:
+  template <class T>
+  void put(const T& v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void put(const std::vector<double>& v) {
+    put(static_cast<std::uint64_t>(v.size()));
+    for (double x : v) put(x);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Unbytes {
+ public:
+  explicit Unbytes(const std::string& in) : in_(in) {}
+  template <class T>
+  void get(T& v) {
+    if (at_ + sizeof v > in_.size()) throw std::runtime_error("relax: a task's result ended early");
+    std::memcpy(&v, in_.data() + at_, sizeof v);
+    at_ += sizeof v;
+  }
+  void get(std::vector<double>& v) {
+    std::uint64_t n = 0;
+    get(n);
+    if (n > (in_.size() - at_) / sizeof(double)) {
+      throw std::runtime_error("relax: a task's result ended early");
+    }
+    v.resize(n);
+    for (double& x : v) get(x);
+  }
+
+ private:
+  const std::string& in_;
+  std::size_t at_ = 0;
+};
+
+// Calls f on every field of a measurement, in one fixed order.
+template <class M, class F>
+void each_field(M& r, F&& f) {
+  f(r.size), f(r.condition_number), f(r.alpha_min), f(r.matrix_scale), f(r.slow_dimension);
+  f(r.slow_share), f(r.tau_predicted), f(r.tau_measured), f(r.fit_start), f(r.fit_end);
+  f(r.fit_points), f(r.eps_levels), f(r.time_to_eps), f(r.time_bound), f(r.time_refined);
+  f(r.analog_seconds), f(r.accepted_points), f(r.wall_seconds);
+}
+
+std::string encode(const cosim::RelaxMeasurement& r) {
+  Bytes out;
+  each_field(r, [&](const auto& v) { out.put(v); });
+  return out.take();
+}
+
+cosim::RelaxMeasurement decode(const std::string& bytes) {
+  cosim::RelaxMeasurement r;
+  Unbytes in(bytes);
+  each_field(r, [&](auto& v) { in.get(v); });
+  return r;
 }
 
 void run_relax(const RelaxArgs& a) {
@@ -118,37 +187,48 @@ void run_relax(const RelaxArgs& a) {
     cosim::RelaxMeasurement r;
   };
   std::vector<Row> rows;
-  ProgressBar bar("relax", static_cast<long>(cases.size() * encodings.size()));
+  // Every (encoding, case) is a task of its own (tkfac::run_tasks: under mpirun spread over the
+  // ranks by cost, n^3 per simulated step times the steps, which grow as ln kappa).
+  TaskList tasks;
   for (const auto encoding : encodings) {
     for (const Case& c : cases) {
-      netlist_gen::NetlistOptions o = base;
-      o.encoding = encoding;
-      rows.push_back({std::string(netlist_gen::to_string(encoding)), c.label,
-                      cosim::measure_relaxation(session, c.m, b, o, a.eps)});
-      const auto& r = rows.back().r;
-      bar.update(static_cast<long>(rows.size()),
-                 fmt::format("{} n={} kappa={:.3g} tau meas/pred {:.6f}", rows.back().encoding, r.size,
-                             r.condition_number, r.tau_measured / r.tau_predicted));
+      rows.push_back({std::string(netlist_gen::to_string(encoding)), c.label, {}});
+      const double n = static_cast<double>(c.m.rows());
+      const Eigen::VectorXd ev = c.m.selfadjointView<Eigen::Lower>().eigenvalues();
+      const double kappa = ev.maxCoeff() / std::max(ev.minCoeff(), 1e-300);
+      tasks.costs.push_back(n * n * n * (1.0 + std::log(std::max(kappa, 1.0))));
     }
   }
+  const std::size_t per_encoding = cases.size();
+  tasks.label = [&](std::size_t i) {
+    return fmt::format("{} {}", rows[i].encoding, rows[i].label);
+  };
+  tasks.run = [&](std::size_t i) {
+    netlist_gen::NetlistOptions o = base;
+    o.encoding = encodings[i / per_encoding];
+    return encode(cosim::measure_relaxation(session, cases[i % per_encoding].m, b, o, a.eps));
+  };
+  ProgressBar bar("relax", static_cast<long>(rows.size()));
+  tasks.progress = [&](long done) { bar.update(done, ""); };
+  const std::vector<std::string> results = run_tasks(tasks);
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i].r = decode(results[i]);
   bar.finish();
 
   // Table.
-  std::string head =
-      fmt::format("{:<11} {:<6} {:>3} {:>9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9}", "encoding",
-                  "spectr", "n", "kappa", "s_M", "alpha_min", "w_slow", "tau_pred/s", "tau_meas/s",
-                  "ratio");
+  std::string head = fmt::format("{:<11} {:<6} {:>3} {:>9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9}",
+                                 "encoding", "spectr", "n", "kappa", "s_M", "alpha_min", "w_slow",
+                                 "tau_pred/s", "tau_meas/s", "ratio");
   for (double e : a.eps)
     head += fmt::format("  {:>22}", fmt::format("t({:.0e}) meas/bound/ref", e));
   std::cout << head << "\n";
   for (const Row& row : rows) {
     const auto& r = row.r;
-    std::string line =
-        fmt::format("{:<11} {:<6} {:>3} {:>9.4g} {:>9.4g} {:>10.4g} {:>9.3g} {:>11.4g} {:>11.4g} "
-                    "{:>9.6f}",
-                    row.encoding, row.label.substr(0, 6), r.size, r.condition_number,
-                    r.matrix_scale, r.alpha_min, r.slow_share, r.tau_predicted, r.tau_measured,
-                    r.tau_measured / r.tau_predicted);
+    std::string line = fmt::format(
+        "{:<11} {:<6} {:>3} {:>9.4g} {:>9.4g} {:>10.4g} {:>9.3g} {:>11.4g} {:>11.4g} "
+        "{:>9.6f}",
+        row.encoding, row.label.substr(0, 6), r.size, r.condition_number, r.matrix_scale,
+        r.alpha_min, r.slow_share, r.tau_predicted, r.tau_measured,
+        r.tau_measured / r.tau_predicted);
     for (std::size_t k = 0; k < a.eps.size(); ++k) {
       const double refined = r.time_refined[k] / r.tau_predicted;
       line += fmt::format("  {:>6.2f} / {:>5.2f} / {:>5}", r.time_to_eps[k] / r.tau_predicted,
@@ -191,8 +271,8 @@ void run_relax(const RelaxArgs& a) {
             "{},{},{},{:.17g},{:.17g},{:.17g},{},{:.17g},{:.17g},{:.17g},{:.17g},{:.17g},{:.17g},"
             "{},{:.17g},{},{:.6g}",
             row.encoding, row.label, r.size, r.condition_number, r.matrix_scale, r.alpha_min,
-            r.slow_dimension, r.slow_share, r.tau_predicted,
-            r.tau_measured, r.tau_measured / r.tau_predicted, r.fit_start, r.fit_end, r.fit_points,
+            r.slow_dimension, r.slow_share, r.tau_predicted, r.tau_measured,
+            r.tau_measured / r.tau_predicted, r.fit_start, r.fit_end, r.fit_points,
             r.analog_seconds, r.accepted_points, r.wall_seconds);
         for (std::size_t k = 0; k < a.eps.size(); ++k) {
           // Empty cells where not reached (measured) or not predicted (refined, w <= eps).

@@ -26,6 +26,7 @@
 #ifdef TKFAC_WITH_MPI
 #include "tkfac/parallel/distributed_solver.hpp"
 #include "tkfac/parallel/mpi_world.hpp"
+#include "tkfac/parallel/task_runner.hpp"
 #include "tkfac/solver/registry.hpp"
 #endif
 
@@ -116,7 +117,13 @@ int main(int argc, char** argv) {
     tkfac::solver::set_solver_decorator([comm](std::unique_ptr<tkfac::solver::LinearSolver> s) {
       return std::make_unique<tkfac::parallel::DistributedSolver>(std::move(s), comm);
     });
-    failed_together = [] { return tkfac::parallel::DistributedSolver::failed_together(); };
+    tkfac::set_task_runner([comm](const tkfac::TaskList& t) {
+      return tkfac::parallel::run_tasks_over_ranks(t, comm);
+    });
+    failed_together = [] {
+      return tkfac::parallel::DistributedSolver::failed_together() ||
+             tkfac::parallel::tasks_failed_together();
+    };
     sink.rank = world->rank();
     if (sink.rank != 0) {
       // Rank 0 prints and writes; the others keep their stderr for errors of their own.

@@ -1,18 +1,16 @@
 #include "tkfac/parallel/distributed_solver.hpp"
 
 #include <fmt/format.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <exception>
 #include <limits>
 #include <string>
-#include <thread>
 
+#include "mpi_util.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/parallel/assignment.hpp"
 #include "tkfac/parallel/solution_codec.hpp"
@@ -41,46 +39,6 @@ struct Stopped {};
 
 bool g_failed_together = false;
 DistributedSolver::Totals g_totals;
-
-// Tests only: TKFAC_TEST_FAIL_RANK=R[:kind] makes rank R's first solve fail (kind
-// `simulation`, the default, or `input`) or the rank die (`kill`).
-void inject_failure(int rank) {
-  static bool done = false;
-  const char* spec = std::getenv("TKFAC_TEST_FAIL_RANK");
-  if (done || spec == nullptr) return;
-  const std::string s = spec;
-  const auto colon = s.find(':');
-  if (std::atoi(s.substr(0, colon).c_str()) != rank) return;
-  done = true;
-  const std::string kind = colon == std::string::npos ? "simulation" : s.substr(colon + 1);
-  if (kind == "kill") ::raise(SIGKILL);
-  if (kind == "input") throw InputError("injected failure (TKFAC_TEST_FAIL_RANK)");
-  throw SimulationError("injected failure (TKFAC_TEST_FAIL_RANK)");
-}
-
-// Waits for a non-blocking operation without spinning: Open MPI's blocking calls busy-poll, and
-// a rank that has finished its share would take a core from one still solving (on a machine
-// with as many cores as ranks, that halves the speedup). Sleeps 50 us at first, up to 2 ms.
-void wait_idle(MPI_Request& request) {
-  int done = 0;
-  long pause_us = 50;
-  while (MPI_Test(&request, &done, MPI_STATUS_IGNORE), !done) {
-    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
-    pause_us = std::min(2000L, 2 * pause_us);
-  }
-}
-
-// The next message with `tag` from any rank, waited for as wait_idle does.
-MPI_Status probe_idle(int tag, MPI_Comm comm) {
-  int flag = 0;
-  long pause_us = 50;
-  MPI_Status st;
-  while (MPI_Iprobe(MPI_ANY_SOURCE, tag, comm, &flag, &st), !flag) {
-    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
-    pause_us = std::min(2000L, 2 * pause_us);
-  }
-  return st;
-}
 
 // Columns [first, first + columns) of an inverse request as a request of their own: Kind::solve
 // with those columns of the identity.
