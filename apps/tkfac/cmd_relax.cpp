@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_cli.hpp"
@@ -274,8 +275,10 @@ void register_relax(CLI::App& app) {
   auto args = std::make_shared<RelaxArgs>();
   CLI::App* cmd = app.add_subcommand(
       "relax", "Validate tau = R C / alpha_min against noiseless transients (sweep or --matrix)");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV); default: a built-in sweep");
-  cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV); default: alternating 1..2");
+  input_file(
+      cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV); default: a built-in sweep"));
+  input_file(
+      cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV); default: alternating 1..2"));
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")
       ->capture_default_str();
   cmd->add_option("--sizes", args->sizes, "sweep: matrix sizes")->capture_default_str();
@@ -296,8 +299,10 @@ void register_relax(CLI::App& app) {
                      .help = {{"max_step", "largest simulator step, seconds (0: tau / 20)"},
                               {"sim_time", "simulated seconds (0: tau (ln(1/min eps) + ln 10))"},
                               {"noise_variance", "must be 0 (noiseless)"}}});
-  cmd->add_option("--csv", args->csv, "table to write (CSV)");
-  cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted");
+  output_file(cmd->add_option("--csv", args->csv, "table to write (CSV)"));
+  output_file(
+      cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted"),
+      OutputNames::plot);
   cmd->callback([args] { run_relax(*args); });
 }
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "netlist_options.hpp"
@@ -82,12 +83,13 @@ void register_solve(CLI::App& app) {
   auto args = std::make_shared<SolveArgs>();
   CLI::App* cmd = app.add_subcommand(
       "solve", "Solve (M + damping I) X = B with a backend and compare it with Cholesky");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)")->required();
-  cmd->add_option("--rhs,-b", args->rhs, "right-hand sides B (CSV, one column each)")->required();
+  input_file(cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)"))->required();
+  input_file(cmd->add_option("--rhs,-b", args->rhs, "right-hand sides B (CSV, one column each)"))
+      ->required();
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
   cmd->add_option("--backend", args->solver.backend, "cholesky | cg | spice | ou")->capture_default_str();
   add_table_options(cmd, solver::solver_option_table(), args->solver);
-  cmd->add_option("--output,-o", args->output, "solution X to write (CSV)");
+  output_file(cmd->add_option("--output,-o", args->output, "solution X to write (CSV)"));
   args->circuit.add_to(cmd);
   args->circuit.add_seed_alias(cmd);
   args->thermo.add_to(cmd);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "train.hpp"
@@ -680,12 +681,18 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--compare", a->compare,
                   "train several from the same start, e.g. adam,kfac:cholesky,kfac:spice")
       ->group("Output");
-  cmd->add_option("--log", a->log, "per-step CSV log")->group("Output");
-  cmd->add_option("--plot", a->plot, "loss and accuracy against step and wall time (.png or .svg)")
+  output_file(cmd->add_option("--log", a->log, "per-step CSV log"))->group("Output");
+  output_file(
+      cmd->add_option("--plot", a->plot, "loss and accuracy against step and wall time (.png or .svg)"),
+      OutputNames::plot)
       ->group("Output");
-  cmd->add_option("--save", a->save, "write a checkpoint (JSON) at the end")->group("Output");
-  cmd->add_option("--init", a->init,
-                  "start from a checkpoint; optimizer options given here override its own")
+  output_file(cmd->add_option(
+                  "--save", a->save,
+                  "write a checkpoint (JSON) at the end, and every --save-every steps"))
+      ->group("Output");
+  input_file(cmd->add_option("--init", a->init,
+                             "start from a checkpoint; optimizer options given here override its "
+                             "own"))
       ->group("Output");
   cmd->add_flag("--quiet", a->quiet, "no header lines")->group("Output");
 }
