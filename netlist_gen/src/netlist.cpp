@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/text.hpp"
 
 namespace tkfac::netlist_gen {
 
@@ -83,12 +84,14 @@ void top_level_analysis(std::back_insert_iterator<std::string> line, const Netli
 std::string to_spice(const Netlist& netlist) {
   std::string out;
   auto line = std::back_inserter(out);
-  fmt::format_to(line, "{}\n", netlist.title);
+  // Title, header and comments hold outside text (a checkpoint's path): printable_text keeps
+  // each one line, so none can start a card of its own (.control, shell, an element).
+  fmt::format_to(line, "{}\n", printable_text(netlist.title));
   for (const std::string& h : netlist.header) {
     if (h.empty()) {
       fmt::format_to(line, "*\n");
     } else {
-      fmt::format_to(line, "* {}\n", h);
+      fmt::format_to(line, "* {}\n", printable_text(h));
     }
   }
   // Machine-readable read-out rule, one line per unknown: x[index] = scale * V(node).
@@ -101,7 +104,7 @@ std::string to_spice(const Netlist& netlist) {
       if (c.empty()) {
         fmt::format_to(line, "*\n");
       } else {
-        fmt::format_to(line, "* {}\n", c);
+        fmt::format_to(line, "* {}\n", printable_text(c));
       }
     }
     for (const Element& e : b.elements) fmt::format_to(line, "{}\n", to_spice(e));
@@ -166,7 +169,7 @@ void comment_lines(std::back_insert_iterator<std::string> line,
     if (c.empty()) {
       fmt::format_to(line, "*\n");
     } else {
-      fmt::format_to(line, "* {}\n", c);
+      fmt::format_to(line, "* {}\n", printable_text(c));
     }
   }
 }
@@ -175,7 +178,8 @@ void control_block(std::back_insert_iterator<std::string> line, const Netlist& n
                    const std::string& file) {
   fmt::format_to(line, "*\n* --- control: run, then write time and the unknowns' voltages\n");
   fmt::format_to(line, "*     (columns: t, V(node) per unknown, in index order; x = scale * V)\n");
-  fmt::format_to(line, ".control\nrun\nset wr_singlescale\nset wr_vecnames\nwrdata {}", file);
+  fmt::format_to(line, ".control\nrun\nset wr_singlescale\nset wr_vecnames\nwrdata {}",
+                 printable_text(file));
   for (const std::string& node : unknown_nodes(netlist)) fmt::format_to(line, " v({})", node);
   // quit: ngspice -b would otherwise run the .tran a second time after the control block.
   fmt::format_to(line, "\nquit\n.endc\n");
@@ -224,7 +228,7 @@ std::string to_spice(const Netlist& netlist, const RenderOptions& render) {
   std::string out;
   auto line = std::back_inserter(out);
   // A comment first: the title when run, a comment when `.include`d.
-  fmt::format_to(line, "* {}\n", netlist.title);
+  fmt::format_to(line, "* {}\n", printable_text(netlist.title));
   comment_lines(line, netlist.header);
   fmt::format_to(line, "*\n* Composable form: the circuit is the subcircuit {} with ports the\n", name);
   fmt::format_to(line, "* unknowns' nodes ({}) and parameters res (R, ohms), cap (C, farads)\n",
