@@ -130,6 +130,10 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
     sink.failed_together = failed_together();
     sink.say(false, fmt::format("simulation failed: {}", e.what()));
     return 3;
+  } catch (const tkfac::cli::TrainingDiverged& e) {
+    sink.failed_together = failed_together();
+    sink.say(false, fmt::format("training diverged: {}", e.what()));
+    return 4;
   } catch (const tkfac::cli::Interrupted& e) {
     sink.failed_together = failed_together();
     return 128 + e.signal();  // the command has said what it completed

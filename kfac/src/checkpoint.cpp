@@ -28,6 +28,15 @@ nlohmann::json checkpoint_json(const Mlp& net, const OptimizerConfig& config,
 void save_checkpoint(const std::string& path, const Mlp& net, const OptimizerConfig& config,
                      const Optimizer& optimizer, const TrainerState& trainer,
                      const std::string& option) {
+  // A diverged network is not a checkpoint: its nulls (JSON has no NaN) would be refused by
+  // --init anyway, and it would replace the last good one.
+  for (std::size_t l = 0; l < net.weights().size(); ++l) {
+    if (!net.weights()[l].allFinite()) {
+      throw InputError(fmt::format("{} '{}': not written: the weights of layer {} are not finite "
+                                   "(training diverged)",
+                                   option, path, l));
+    }
+  }
   const nlohmann::json j = checkpoint_json(net, config, optimizer, trainer);
   write_file_atomically(path, option, [&](std::ostream& os) { os << j.dump(1) << '\n'; });
 }
