@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <stdexcept>
 
@@ -77,11 +78,53 @@ Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages
 }
 
 namespace {
+
+// The writer's guard: a value a simulator cannot use (inf, NaN; a zero or negative R or C; a
+// zero time) means the matrix, right-hand side or options went beyond double precision upstream
+// (a subnormal entry's resistor R / |m| is inf; 1e300 ohms * 1e300 farads is an inf time
+// constant). Refused here, where every netlist passes, rather than written as `inf` or `.tran 0 0`.
+void check_values(const Netlist& netlist) {
+  const auto refuse = [](const std::string& what, double v) {
+    throw InputError(fmt::format(
+        "netlist: {} would be {:g}; expected a finite positive value (the matrix, right-hand "
+        "side or circuit options such as --resistance, --capacitance are beyond double "
+        "precision: rescale them)",
+        what, v));
+  };
+  for (const Block& b : netlist.circuit.blocks) {
+    for (const Element& e : b.elements) {
+      const bool positive =
+          e.kind == ElementKind::resistor || e.kind == ElementKind::capacitor;
+      if (!std::isfinite(e.value) || (positive && !(e.value > 0.0))) {
+        refuse(fmt::format("element {}'s value", e.name), e.value);
+      }
+      if (e.kind == ElementKind::noise_current &&
+          !(std::isfinite(e.sample_time) && e.sample_time > 0.0)) {
+        refuse(fmt::format("element {}'s noise sample time", e.name), e.sample_time);
+      }
+    }
+  }
+  for (const Unknown& u : netlist.unknowns) {
+    if (!std::isfinite(u.scale) || u.scale == 0.0) {
+      refuse(fmt::format("the read-out scale of unknown {}", u.index), u.scale);
+    }
+  }
+  for (const auto& [what, v] : {std::pair<const char*, double>{"the simulated time (.tran stop)",
+                                                               netlist.tran_stop},
+                                {"the .tran step", netlist.tran_step}}) {
+    if (!std::isfinite(v) || !(v > 0.0)) refuse(what, v);
+  }
+  if (!std::isfinite(netlist.tran_max_step) || netlist.tran_max_step < 0.0) {
+    refuse("the maximum time step", netlist.tran_max_step);
+  }
+}
+
 // The analysis cards every runnable form ends with: .options, .tran and the read-out .meas lines.
 void top_level_analysis(std::back_insert_iterator<std::string> line, const Netlist& netlist);
 }  // namespace
 
 std::string to_spice(const Netlist& netlist) {
+  check_values(netlist);
   std::string out;
   auto line = std::back_inserter(out);
   // Title, header and comments hold outside text (a checkpoint's path): printable_text keeps
@@ -206,6 +249,7 @@ void top_level_analysis(std::back_insert_iterator<std::string> line, const Netli
 }  // namespace
 
 std::string to_spice(const Netlist& netlist, const RenderOptions& render) {
+  check_values(netlist);
   if (render.form == NetlistForm::flat) {
     std::string text = to_spice(netlist);
     if (!render.control) return text;
