@@ -86,7 +86,16 @@ void run_relax(const RelaxArgs& a) {
   Eigen::VectorXd b;
   if (!a.matrix.empty()) {
     cases.push_back({a.matrix, read_spd_matrix(a.matrix, a.damping)});
-    if (!a.rhs.empty()) b = read_rhs(a.rhs, cases[0].m.rows(), a.matrix).col(0);
+    if (!a.rhs.empty()) {
+      const Eigen::MatrixXd bm = read_rhs(a.rhs, cases[0].m.rows(), a.matrix);
+      // One relaxation per run: a second column would be silently dropped.
+      if (bm.cols() != 1) {
+        throw InputError(fmt::format("--rhs '{}': has {} columns; relax takes one right-hand "
+                                     "side (one value per line)",
+                                     a.rhs, bm.cols()));
+      }
+      b = bm.col(0);
+    }
   } else {
     std::mt19937_64 rng(a.matrix_seed);
     for (int n : a.sizes) {
