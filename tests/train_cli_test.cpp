@@ -451,3 +451,27 @@ TEST_CASE("train: layer sizes out of range or not integers are refused, in optio
   const std::string inf = dir.write("inf.json", text);
   check_rejected("train --dataset synthetic --init " + inf, {"--init", "1e400"}, {});
 }
+
+TEST_CASE("train: a --model path with newlines stays one comment line in the netlist header") {
+  ScratchDir dir("train-cli-model-newline");
+  // A checkpoint whose name carries SPICE cards: the header copies the name.
+  const std::string ck = dir.file("ck\n.control\nshell touch pwned\n.endc\nR_evil 1 0 1\n.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --layers 8,4,3 --steps 1 "
+                                "--save '{}'",
+                                ck))
+              .exit_code == 0);
+  const std::string out = dir.file("layer.cir");
+  const auto r = run_tkfac(fmt::format(
+      "netlist --model '{}' --layer 0 --factor A --dataset synthetic -o {}", ck, out));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::vector<std::string> lines = lines_of(out);
+  bool escaped = false;
+  for (const std::string& l : lines) {
+    CHECK(l.rfind(".control", 0) != 0);
+    CHECK(l.rfind("shell", 0) != 0);
+    CHECK(l.rfind("R_evil", 0) != 0);
+    escaped = escaped || l.find("ck\\n.control\\nshell touch pwned") != std::string::npos;
+  }
+  CHECK(escaped);
+}

@@ -260,6 +260,8 @@ void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c
   }
   if (!file_output()) return;  // another process (MPI rank 0) writes them
   const fs::path parent = fs::absolute(dir).parent_path();
+  // A stop (Ctrl-C) waits until the directory is in place or removed: none is left half-made.
+  const HoldStopSignals hold;
   std::random_device rd;
   const fs::path tmp = parent / fmt::format(".{}.tmp-{:08x}", dir.filename().string(), rd());
   if (!fs::create_directory(tmp, ec) || ec) {

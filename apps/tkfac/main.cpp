@@ -53,7 +53,8 @@ void check_integer_options(CLI::App& cmd) {
                        ? std::to_string(tkfac::parse_unsigned_in(text, 0, UINT64_MAX, "value"))
                        : std::to_string(tkfac::parse_integer_in(text, INT64_MIN, INT64_MAX, "value"));
           } catch (const tkfac::InputError& e) {
-            return std::string(e.what()).substr(std::string("value: ").size());
+            return std::string(is_unsigned ? "must be a non-negative integer: " : "") +
+                   std::string(e.what()).substr(std::string("value: ").size());
           }
           return {};
         },

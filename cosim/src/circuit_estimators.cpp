@@ -428,7 +428,7 @@ Plan make_plan(const ThermoModel& model, const ThermoOptions& t,
     window = auto_window(model, t, p.interval, estimate);
   }
   // A count from doubles: 1e300 s of burn-in is no number of samples (and no long).
-  p.first_index = to_count(burn / p.interval - 1e-9, 2'000'000'000L,
+  p.first_index = to_count(std::max(0.0, burn / p.interval - 1e-9), 2'000'000'000L,
                            fmt::format("{} in noise sample times ({:g} s each)",
                                        thermo_flag("burn_in"), p.interval));
   const double n = std::floor(window / p.interval + 1e-9);

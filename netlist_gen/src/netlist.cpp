@@ -86,8 +86,8 @@ namespace {
 void check_values(const Netlist& netlist) {
   const auto refuse = [](const std::string& what, double v) {
     throw InputError(fmt::format(
-        "netlist: {} would be {:g}; expected a finite positive value (the matrix, right-hand "
-        "side or circuit options such as --resistance, --capacitance are beyond double "
+        "netlist: {} would be {:g}; expected a finite positive value (the matrix, the "
+        "right-hand side or the circuit's resistance and capacitance are beyond double "
         "precision: rescale them)",
         what, v));
   };
