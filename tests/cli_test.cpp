@@ -1,5 +1,7 @@
 // The `tkfac` program as a user runs it: bad input gives a clear message naming the file, line
 // or option, exit code 2, and no output file.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -257,4 +259,189 @@ TEST_CASE("cli: relax with no matrix to measure says so, exit 2") {
   CHECK(r.output.find("--sizes") != std::string::npos);
   CHECK(r.output.find("condition number 1") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(csv));
+}
+
+// Issue 14, output-path policy: an output that is an input (or another output) of the same
+// command, or a special file, is refused naming the options, and the input is left intact.
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `tkfac <args>` must exit 2 with every fragment in its message, and `input` keep `content`.
+void check_refused_keeps(const std::string& args, const std::vector<std::string>& expected,
+                         const std::string& input, const std::string& content) {
+  const auto r = run_tkfac(args);
+  INFO("tkfac " << args << "\n" << r.output);
+  CHECK(r.exit_code == 2);
+  for (const auto& e : expected) CHECK(r.output.find(e) != std::string::npos);
+  CHECK(read_all(input) == content);
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::filesystem::path(input).parent_path())) {
+    CHECK(entry.path().extension() != ".tmp");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cli: an output that is one of the command's inputs is refused, the input intact") {
+  ScratchDir dir("cli-same-file");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  // The same name, another spelling of it, a symlink to it and a hard link to it.
+  std::filesystem::create_directory(dir.file("sub"));
+  const std::string spelled = dir.file("sub/../M.csv");
+  std::filesystem::create_symlink(m, dir.file("M-link.csv"));
+  std::filesystem::create_hard_link(m, dir.file("M-hard.csv"));
+  for (const std::string& out : {m, spelled, dir.file("M-hard.csv")}) {
+    CAPTURE(out);
+    check_refused_keeps(fmt::format("solve -m {} -b {} -o {}", m, b, out),
+                        {"--output", "--matrix", "same file"}, m, kGoodMatrix);
+    check_refused_keeps(fmt::format("netlist -m {} -b {} -o {}", m, b, out),
+                        {"--output", "--matrix", "same file"}, m, kGoodMatrix);
+    check_refused_keeps(fmt::format("sample --backend ou -m {} -b {} --noise-variance 1e-2 -o {}",
+                                    m, b, out),
+                        {"--output", "--matrix", "same file"}, m, kGoodMatrix);
+    check_refused_keeps(fmt::format("relax -m {} -b {} --csv {}", m, b, out),
+                        {"--csv", "--matrix", "same file"}, m, kGoodMatrix);
+  }
+  // An input read through a symlink is the same file as its target.
+  check_refused_keeps(fmt::format("solve -m {} -b {} -o {}", dir.file("M-link.csv"), b, m),
+                      {"--output", "--matrix", "same file"}, m, kGoodMatrix);
+  // The right-hand side, and two outputs of one command.
+  check_refused_keeps(fmt::format("solve -m {} -b {} -o {}", m, b, b),
+                      {"--output", "--rhs", "same file"}, b, kGoodRhs);
+  const auto r = run_tkfac(fmt::format(
+      "sample --backend ou -m {} -b {} --noise-variance 1e-2 -o {} --mean-out {}", m, b,
+      dir.file("x.csv"), dir.file("x.csv")));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--mean-out") != std::string::npos);
+  CHECK(r.output.find("another output") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("x.csv")));
+}
+
+TEST_CASE("cli: a symlink, FIFO, device node or directory is never replaced by an output") {
+  ScratchDir dir("cli-special-output");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto target = dir.write("target.csv", "keep\n");
+  std::filesystem::create_symlink(target, dir.file("link.csv"));
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+  std::filesystem::create_directory(dir.file("d"));
+  const struct {
+    std::string path;
+    const char* kind;
+  } cases[] = {{dir.file("link.csv"), "symbolic link"},
+               {dir.file("fifo"), "FIFO"},
+               {"/dev/null", "device node"},
+               {dir.file("d"), "directory"}};
+  for (const auto& c : cases) {
+    CAPTURE(c.path);
+    const auto r = run_tkfac(fmt::format("solve -m {} -b {} -o {}", m, b, c.path));
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(c.kind) != std::string::npos);
+  }
+  CHECK(std::filesystem::is_symlink(dir.file("link.csv")));
+  CHECK(read_all(target) == "keep\n");
+  CHECK(std::filesystem::is_fifo(dir.file("fifo")));
+  CHECK(std::filesystem::is_character_file("/dev/null"));
+  // `-` is stdout where a command offers it (netlist), refused where it does not.
+  const auto to_stdout = run_tkfac(fmt::format("netlist -m {} -o -", m));
+  CHECK(to_stdout.exit_code == 0);
+  CHECK(to_stdout.output.find(".end") != std::string::npos);
+  CHECK(run_tkfac(fmt::format("solve -m {} -b {} -o -", m, b)).exit_code == 2);
+}
+
+// Issue 14, injection: outside text reaches a netlist or gnuplot script only as one line.
+TEST_CASE("cli: a path with a newline cannot inject netlist cards or gnuplot commands") {
+  ScratchDir dir("cli-injection");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  // The plot path reaches gnuplot's command line and script verbatim: refused.
+  const std::string plot = dir.file("p\nshell touch pwned\n.png");
+  const auto r = run_tkfac(fmt::format("relax -m '{}' -b '{}' --plot '{}'", m, b, plot));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--plot") != std::string::npos);
+  CHECK(r.output.find("control character") != std::string::npos);
+  // The message shows the name escaped, one line.
+  CHECK(r.output.find("p\\nshell touch pwned\\n.png") != std::string::npos);
+  // --wrdata reaches the .control block as a word: refused with a newline or a space.
+  for (const std::string& w : {std::string("x\nshell touch pwned"), std::string("a b")}) {
+    const auto rw = run_tkfac(fmt::format("netlist -m '{}' --control --wrdata '{}'", m, w));
+    INFO(rw.output);
+    CHECK(rw.exit_code == 2);
+    CHECK(rw.output.find("--wrdata") != std::string::npos);
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    CHECK(entry.path().filename().string().find("pwned") == std::string::npos);
+  }
+}
+
+// Issue 14, range checks: numbers are never clamped, truncated or overflowed.
+TEST_CASE("cli: out-of-range numbers and derived values beyond double precision are refused") {
+  ScratchDir dir("cli-ranges");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("out.txt");
+  // R C = 1e600 s is inf: the netlist had `.tran 0 0`.
+  check_rejected(fmt::format("netlist -m {} --resistance 1e300 --capacitance 1e300 -o {}", m, out),
+                 {"finite positive"}, out);
+  // 1e300 s of burn-in as a sample count overflowed a long.
+  check_rejected(fmt::format("solve --backend ou -m {} -b {} --noise-variance 1e-2 --burn-in "
+                             "1e300 -o {}",
+                             m, b, out),
+                 {"--burn-in", "not a count"}, out);
+  // A subnormal coupling's integrator resistor R / |m| is inf.
+  const auto sub = dir.write("sub.csv", "1,1e-320\n1e-320,1\n");
+  check_rejected(fmt::format("netlist -m {} --encoding integrator -o {}", sub, out),
+                 {"would be inf"}, out);
+  // M = 1e-300 I, b = 1e300: the read-out scale s_b / s_M is inf.
+  const auto tiny = dir.write("tiny.csv", "1e-300,0\n0,1e-300\n");
+  const auto huge = dir.write("huge.csv", "1e300\n1\n");
+  check_rejected(fmt::format("netlist -m {} -b {} -o {}", tiny, huge, out),
+                 {"read-out scale", "inf"}, out);
+  // relax takes one right-hand side; a second and third column were dropped silently.
+  const auto b3 = dir.write("b3.csv", "1,2,3\n1,2,3\n1,2,3\n");
+  check_rejected(fmt::format("relax -m {} -b {} --csv {}", m, b3, out), {"--rhs", "3 columns"},
+                 out);
+  // Integers: 2^64 is not clamped to 2^64 - 1 (CLI11's strtoull), a leading 0 is not octal.
+  check_rejected(fmt::format("netlist -m {} --noise-variance 1e-3 --seed 18446744073709551616 "
+                             "-o {}",
+                             m, out),
+                 {"--seed", "18446744073709551616", "not an integer"}, out);
+  const auto seed10 = run_tkfac(fmt::format("netlist -m {} --noise-variance 1e-3 --seed 10", m));
+  const auto seed010 = run_tkfac(fmt::format("netlist -m {} --noise-variance 1e-3 --seed 010", m));
+  CHECK(seed10.exit_code == 0);
+  CHECK(seed010.output == seed10.output);
+}
+
+TEST_CASE("cli: error messages escape bytes that are not UTF-8 instead of echoing them") {
+  ScratchDir dir("cli-binary");
+  const auto bin = dir.write("M.csv", std::string("1,\xff\xfe\x01\x1b[31m,2\n", 13));
+  const auto r = run_tkfac(fmt::format("netlist -m {}", bin));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find('\xff') == std::string::npos);
+  CHECK(r.output.find('\x1b') == std::string::npos);
+  CHECK(r.output.find("\\xff") != std::string::npos);
+}
+
+TEST_CASE("cli: solve warns when --sim-time is too short for the requested precision") {
+  ScratchDir dir("cli-sim-time");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  // tau = R C / alpha_min is about 2.7 us here: 0.1 us leaves most of the error, 1 ms none.
+  const auto short_run = run_tkfac(fmt::format("solve --backend spice -m {} -b {} --sim-time 1e-7", m, b));
+  INFO(short_run.output);
+  CHECK(short_run.exit_code == 0);
+  CHECK(short_run.output.find("warning") != std::string::npos);
+  CHECK(short_run.output.find("exp(-T/tau)") != std::string::npos);
+  const auto long_run = run_tkfac(fmt::format("solve --backend spice -m {} -b {} --sim-time 1e-3", m, b));
+  CHECK(long_run.exit_code == 0);
+  CHECK(long_run.output.find("warning") == std::string::npos);
 }

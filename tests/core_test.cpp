@@ -1,12 +1,17 @@
 // core: CSV matrices, all-or-nothing output files, SPD test matrices.
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "cli_helpers.hpp"
 #include "test_util.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/numbers.hpp"
 #include "tkfac/core/output_file.hpp"
+#include "tkfac/core/text.hpp"
 
 namespace {
 
@@ -85,4 +90,67 @@ TEST_CASE("random_spd has the requested spectrum") {
     CHECK(eig(0) == doctest::Approx(2.0).epsilon(1e-10));
     CHECK(eig(n - 1) == doctest::Approx(n == 1 ? 2.0 : 2e3).epsilon(1e-10));
   }
+}
+
+TEST_CASE("printable_text escapes control characters and bytes that are not UTF-8") {
+  CHECK(tkfac::printable_text("plain name/é ✓.csv") == "plain name/é ✓.csv");
+  CHECK(tkfac::printable_text("a\nb\r\tc") == "a\\nb\\r\\tc");
+  CHECK(tkfac::printable_text("a\nb", true) == "a\nb");
+  CHECK(tkfac::printable_text(std::string("x\0y\x1b\x7f", 5)) == "x\\x00y\\x1b\\x7f");
+  // Invalid UTF-8: a lone continuation byte, a truncated sequence, an overlong '/', a surrogate.
+  CHECK(tkfac::printable_text("\x80") == "\\x80");
+  CHECK(tkfac::printable_text("\xc3") == "\\xc3");
+  CHECK(tkfac::printable_text("\xc0\xaf") == "\\xc0\\xaf");
+  CHECK(tkfac::printable_text("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+  CHECK(tkfac::is_printable_text("M.csv"));
+  CHECK_FALSE(tkfac::is_printable_text("M\n.control"));
+  CHECK_THROWS_WITH_AS(tkfac::check_script_text("p\n.png", "--plot"),
+                       doctest::Contains("--plot 'p\\n.png'"), tkfac::InputError);
+}
+
+TEST_CASE("integers are parsed in range, never clamped, truncated or read as octal") {
+  CHECK(tkfac::parse_integer<int>("49", 1, 100, "--layers") == 49);
+  CHECK(tkfac::parse_integer<int>("010", 1, 100, "--layers") == 10);
+  CHECK(tkfac::parse_integer<long>("-5", -10, 10, "x") == -5);
+  CHECK(tkfac::parse_integer<std::uint64_t>("18446744073709551615", 0, UINT64_MAX, "--seed") ==
+        UINT64_MAX);
+  for (const char* bad : {"", "49.5", "1e3", "+3", " 3", "0x10", "2147483648", "-1", "0"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(tkfac::parse_integer<int>(bad, 1, 2147483647, "--layers"), tkfac::InputError);
+  }
+  CHECK_THROWS_WITH_AS(
+      tkfac::parse_integer<std::uint64_t>("18446744073709551616", 0, UINT64_MAX, "--seed"),
+      doctest::Contains("--seed: '18446744073709551616' is not an integer in [0, "),
+      tkfac::InputError);
+  CHECK(tkfac::to_count(2.5, 10, "n") == 3);
+  CHECK_THROWS_AS(tkfac::to_count(1e300, 2'000'000'000L, "n"), tkfac::InputError);
+  CHECK_THROWS_AS(tkfac::to_count(std::nan(""), 10, "n"), tkfac::InputError);
+  CHECK_THROWS_AS(tkfac::require_finite_positive(1e300 * 1e300, "R C"), tkfac::InputError);
+  CHECK_THROWS_AS(tkfac::require_finite_positive(1e-300 * 1e-300, "R C"), tkfac::InputError);
+}
+
+TEST_CASE("the output-path policy compares files by identity and refuses special files") {
+  tkfac::test::ScratchDir dir("core-file-uses");
+  const std::string in = dir.file("in.csv");
+  std::ofstream(in) << "1\n";
+  std::filesystem::create_hard_link(in, dir.file("hard.csv"));
+  using tkfac::FileUse;
+  CHECK_NOTHROW(tkfac::check_file_uses({{in, "--matrix"}, {in, "--rhs"}, {dir.file("o"), "-o", true}}));
+  CHECK_THROWS_WITH_AS(tkfac::check_file_uses({{in, "--matrix"}, {dir.file("hard.csv"), "-o", true}}),
+                       doctest::Contains("as --matrix"),
+                       tkfac::InputError);
+  // Two outputs naming one new file (no inode yet: by canonical path).
+  CHECK_THROWS_WITH_AS(tkfac::check_file_uses({{dir.file("n.csv"), "--a", true},
+                                               {dir.file("./n.csv"), "--b", true}}),
+                       doctest::Contains("another output"), tkfac::InputError);
+  CHECK_THROWS_WITH_AS(tkfac::check_writable("/dev/null", "-o"), doctest::Contains("device node"),
+                       tkfac::InputError);
+  CHECK_THROWS_WITH_AS(tkfac::check_writable("-", "-o"), doctest::Contains("stdout"),
+                       tkfac::InputError);
+  // Nothing was replaced by a write either: the policy is checked again there.
+  std::filesystem::create_symlink(in, dir.file("link.csv"));
+  CHECK_THROWS_AS(tkfac::write_file_atomically(dir.file("link.csv"), "-o",
+                                               [](std::ostream& os) { os << "x"; }),
+                  tkfac::InputError);
+  CHECK(std::filesystem::is_symlink(dir.file("link.csv")));
 }

@@ -327,3 +327,151 @@ TEST_CASE("train: Ctrl-C and SIGTERM stop cleanly: exit 128 + signal, the log so
     }
   }
 }
+
+// Issue 14: the output-path policy for train's files.
+TEST_CASE("train: a log or checkpoint that is the --init checkpoint or another output is refused") {
+  ScratchDir dir("train-cli-same-file");
+  const std::string ck = dir.file("ck.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --steps 2 --save {}", ck))
+              .exit_code == 0);
+  const std::string before = read_text(ck);
+  for (const std::string& args :
+       {fmt::format("--init {} --log {}", ck, ck), fmt::format("--init {} --save {}", ck, ck),
+        fmt::format("--init {} --plot {}", ck, ck)}) {
+    const auto r = run_tkfac("train --quiet --dataset synthetic --steps 2 " + args);
+    INFO(args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("--init") != std::string::npos);
+    CHECK(r.output.find("same file") != std::string::npos);
+    CHECK(read_text(ck) == before);
+  }
+  // --log x --save x printed "checkpoint written" over a file holding the log.
+  const std::string x = dir.file("x.json");
+  const auto r = run_tkfac(fmt::format("train --quiet --dataset synthetic --steps 2 --log {} "
+                                       "--save {}",
+                                       x, x));
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--save") != std::string::npos);
+  CHECK(r.output.find("--log") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(x));
+}
+
+TEST_CASE("train: --save-every writes whole-step checkpoints and logs; SIGTERM keeps the last") {
+  ScratchDir dir("train-cli-save-every");
+  const std::string log = dir.file("log.csv"), save = dir.file("ck.json");
+  // A short run: a save after steps 4 and 8, and the final one after 10.
+  const auto r = run_tkfac(fmt::format(
+      "train --dataset synthetic --steps 10 --save-every 4 --log {} --save {}", log, save));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("saved      after step 4: log") != std::string::npos);
+  CHECK(r.output.find("saved      after step 8: log") != std::string::npos);
+  CHECK(read_json(save)["trainer"]["step"] == 10);
+  check_rejected(fmt::format("train --dataset synthetic --save-every 5"), {"--save-every",
+                                                                           "--save or --log"},
+                 {});
+
+  // A long run stopped by SIGTERM: exit 143, and the files on disk hold whole steps.
+  ScratchDir dir2("train-cli-save-every-term");
+  const std::string log2 = dir2.file("log.csv"), save2 = dir2.file("ck.json");
+  const int code = interrupt_run(
+      dir2,
+      fmt::format("train --dataset synthetic --optimizer sgd --steps 100000000 --save-every 50 "
+                  "--log {} --save {}",
+                  log2, save2),
+      SIGTERM);
+  const std::string out = read_text(dir2.file("out.txt"));
+  INFO(out << read_text(dir2.file("err.txt")));
+  CHECK(code == 143);
+  CHECK(out.find("saved      after step 50:") != std::string::npos);
+  CHECK(out.find("interrupted by SIGTERM") != std::string::npos);
+  CHECK(out.find("checkpoint written") != std::string::npos);
+  const long steps = static_cast<long>(lines_of(log2).size()) - 1;
+  CHECK(steps >= 50);
+  CHECK(read_json(save2)["trainer"]["step"] == steps);
+  for (const auto& entry : std::filesystem::directory_iterator(dir2.path())) {
+    CHECK(entry.path().extension() != ".tmp");
+  }
+}
+
+TEST_CASE("train: a run that diverges to NaN stops with exit 4 and never saves NaN weights") {
+  ScratchDir dir("train-cli-diverge");
+  const std::string log = dir.file("log.csv"), save = dir.file("ck.json");
+  for (const std::string optimizer : {"sgd", "kfac"}) {
+    CAPTURE(optimizer);
+    std::filesystem::remove(save);
+    // An absurd learning rate: the ReLU network's weights overflow within two steps.
+    auto r = run_tkfac(fmt::format("train --quiet --dataset synthetic --activation relu "
+                                   "--optimizer {} --lr 1e300 --steps 50 --log {} --save {}",
+                                   optimizer, log, save));
+    INFO(r.output);
+    CHECK(r.exit_code == 4);
+    CHECK(r.output.find("training diverged") != std::string::npos);
+    CHECK(r.output.find("of step 2 is NaN") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(save));
+    CHECK(lines_of(log).size() == 3);  // the header and the two steps run
+    // With --save-every 1 the checkpoint of step 1 stays, and --init accepts it.
+    r = run_tkfac(fmt::format("train --quiet --dataset synthetic --activation relu --optimizer {} "
+                              "--lr 1e300 --steps 50 --save-every 1 --save {}",
+                              optimizer, save));
+    CHECK(r.exit_code == 4);
+    CHECK(r.output.find("after step 1") != std::string::npos);
+    REQUIRE(std::filesystem::exists(save));
+    CHECK(read_json(save)["trainer"]["step"] == 1);
+    // Finite numbers (JSON writes NaN as null, which --init refused with exit 2): it loads.
+    CHECK(read_text(save).find("null") == std::string::npos);
+    CHECK(run_tkfac(fmt::format("train --quiet --dataset synthetic --steps 1 --init {}", save))
+              .exit_code != 2);
+  }
+}
+
+TEST_CASE("train: layer sizes out of range or not integers are refused, in options and checkpoints") {
+  ScratchDir dir("train-cli-layer-range");
+  check_rejected("train --dataset synthetic --layers 8,2147483647,3", {"--layers", "2147483647"},
+                 {});
+  const std::string ck = dir.file("ck.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --layers 8,4,3 --steps 1 "
+                                "--save {}",
+                                ck))
+              .exit_code == 0);
+  nlohmann::json j = read_json(ck);
+  for (const nlohmann::json& size : {nlohmann::json(2147483647), nlohmann::json(49.5)}) {
+    nlohmann::json k = j;
+    k["architecture"]["layers"][1] = size;
+    const std::string bad = dir.write("bad.json", k.dump());
+    check_rejected("train --dataset synthetic --steps 1 --init " + bad,
+                   {"architecture.layers", size.dump()}, {});
+  }
+  // A directory or a number beyond double as the checkpoint: bad input, not an internal error.
+  check_rejected("train --dataset synthetic --init " + dir.path().string(),
+                 {"--init", "is a directory"}, {});
+  std::string text = read_text(ck);
+  text.replace(text.find("\"version\": 1"), 12, "\"version\": 1e400");
+  const std::string inf = dir.write("inf.json", text);
+  check_rejected("train --dataset synthetic --init " + inf, {"--init", "1e400"}, {});
+}
+
+TEST_CASE("train: a --model path with newlines stays one comment line in the netlist header") {
+  ScratchDir dir("train-cli-model-newline");
+  // A checkpoint whose name carries SPICE cards: the header copies the name.
+  const std::string ck = dir.file("ck\n.control\nshell touch pwned\n.endc\nR_evil 1 0 1\n.json");
+  REQUIRE(run_tkfac(fmt::format("train --quiet --dataset synthetic --layers 8,4,3 --steps 1 "
+                                "--save '{}'",
+                                ck))
+              .exit_code == 0);
+  const std::string out = dir.file("layer.cir");
+  const auto r = run_tkfac(fmt::format(
+      "netlist --model '{}' --layer 0 --factor A --dataset synthetic -o {}", ck, out));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::vector<std::string> lines = lines_of(out);
+  bool escaped = false;
+  for (const std::string& l : lines) {
+    CHECK(l.rfind(".control", 0) != 0);
+    CHECK(l.rfind("shell", 0) != 0);
+    CHECK(l.rfind("R_evil", 0) != 0);
+    escaped = escaped || l.find("ck\\n.control\\nshell touch pwned") != std::string::npos;
+  }
+  CHECK(escaped);
+}

@@ -4,12 +4,14 @@
 #include <iostream>
 #include <memory>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "layer_netlist.hpp"
 #include "netlist_options.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
+#include "tkfac/core/text.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
 namespace tkfac::cli {
@@ -28,7 +30,8 @@ struct NetlistArgs {
   LayerArgs layer;          // --model ...: a factor of a trained network's layer
 };
 
-void run_netlist(const NetlistArgs& a) {
+void run_netlist(NetlistArgs a) {
+  if (a.output == "-") a.output.clear();  // stdout
   const int sources = !a.matrix.empty() + !a.activations.empty() + !a.layer.model.empty();
   if (sources != 1) {
     throw InputError(
@@ -39,6 +42,12 @@ void run_netlist(const NetlistArgs& a) {
   render.form = netlist_gen::parse_netlist_form(a.form, "--form");
   render.control = a.control;
   render.wrdata_file = a.wrdata;
+  // The name is written into the .control block as a word of ngspice's command language.
+  check_script_text(a.wrdata, "--wrdata");
+  if (a.wrdata.empty() || a.wrdata.find_first_of(" \"';") != std::string::npos) {
+    throw InputError(fmt::format("--wrdata '{}': expected a file name without spaces, quotes or ';'",
+                                 a.wrdata));
+  }
   if (render.control && render.form == netlist_gen::NetlistForm::library) {
     throw InputError("--control: a library (--form library) has no top level to run");
   }
@@ -89,15 +98,18 @@ void register_netlist(CLI::App& app) {
   auto args = std::make_shared<NetlistArgs>();
   CLI::App* cmd = app.add_subcommand(
       "netlist", "Write the SPICE netlist that solves (M + damping I) x = b by relaxation");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)");
+  input_file(cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)"));
   cmd->add_option(
       "--activations", args->activations,
       fmt::format("instead of --matrix: N x b array a (CSV), M = a a^T / b; with {} "
                   "activation M is never formed",
                   tkfac::options::flag_of(netlist_gen::netlist_option_table(), "encoding")));
-  cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero");
+  input_file(
+      cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero"));
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
-  cmd->add_option("--output,-o", args->output, "netlist file to write (default: stdout)");
+  output_file(cmd->add_option("--output,-o", args->output,
+                              "netlist file to write (default or -: stdout)"),
+              OutputNames::file, true);
   cmd->add_option("--form", args->form,
                   "flat (as run in-process) | subckt (.subckt with res, cap, gain parameters and "
                   "a top level instantiating it) | library (the .subckt alone, to .include)")

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
@@ -367,8 +368,10 @@ void register_profile(CLI::App& app) {
   cmd->add_option("--inverse-precision", args->hw.inverse_precision,
                   "hardware, Method 1: relative standard error of the sampled inverse")
       ->capture_default_str();
-  cmd->add_option("--csv", args->csv, "table to write (CSV; empty: none)")->capture_default_str();
-  cmd->add_option("--plot", args->plot, "figure to write (.png or .svg; empty: none)")
+  output_file(cmd->add_option("--csv", args->csv, "table to write (CSV; empty: none)"))
+      ->capture_default_str();
+  output_file(cmd->add_option("--plot", args->plot, "figure to write (.png or .svg; empty: none)"),
+              OutputNames::plot)
       ->capture_default_str();
   cmd->callback([args] { run_profile(*args); });
 }

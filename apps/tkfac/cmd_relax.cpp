@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "option_cli.hpp"
@@ -154,7 +155,16 @@ void run_relax(const RelaxArgs& a) {
   Eigen::VectorXd b;
   if (!a.matrix.empty()) {
     cases.push_back({a.matrix, read_spd_matrix(a.matrix, a.damping)});
-    if (!a.rhs.empty()) b = read_rhs(a.rhs, cases[0].m.rows(), a.matrix).col(0);
+    if (!a.rhs.empty()) {
+      const Eigen::MatrixXd bm = read_rhs(a.rhs, cases[0].m.rows(), a.matrix);
+      // One relaxation per run: a second column would be silently dropped.
+      if (bm.cols() != 1) {
+        throw InputError(fmt::format("--rhs '{}': has {} columns; relax takes one right-hand "
+                                     "side (one value per line)",
+                                     a.rhs, bm.cols()));
+      }
+      b = bm.col(0);
+    }
   } else {
     std::mt19937_64 rng(a.matrix_seed);
     for (int n : a.sizes) {
@@ -354,8 +364,10 @@ void register_relax(CLI::App& app) {
   auto args = std::make_shared<RelaxArgs>();
   CLI::App* cmd = app.add_subcommand(
       "relax", "Validate tau = R C / alpha_min against noiseless transients (sweep or --matrix)");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV); default: a built-in sweep");
-  cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV); default: alternating 1..2");
+  input_file(
+      cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV); default: a built-in sweep"));
+  input_file(
+      cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV); default: alternating 1..2"));
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")
       ->capture_default_str();
   cmd->add_option("--sizes", args->sizes, "sweep: matrix sizes")->capture_default_str();
@@ -376,8 +388,10 @@ void register_relax(CLI::App& app) {
                      .help = {{"max_step", "largest simulator step, seconds (0: tau / 20)"},
                               {"sim_time", "simulated seconds (0: tau (ln(1/min eps) + ln 10))"},
                               {"noise_variance", "must be 0 (noiseless)"}}});
-  cmd->add_option("--csv", args->csv, "table to write (CSV)");
-  cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted");
+  output_file(cmd->add_option("--csv", args->csv, "table to write (CSV)"));
+  output_file(
+      cmd->add_option("--plot", args->plot, "figure to write (.png or .svg): measured vs predicted"),
+      OutputNames::plot);
   cmd->callback([args] { run_relax(*args); });
 }
 

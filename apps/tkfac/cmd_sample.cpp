@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "netlist_options.hpp"
@@ -143,15 +144,18 @@ void register_sample(CLI::App& app) {
   auto args = std::make_shared<SampleArgs>();
   CLI::App* cmd = app.add_subcommand(
       "sample", "Sample the unknowns of a noisy circuit; compare with N(M^-1 b, beta^-1 M^-1)");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)")->required();
-  cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero");
+  input_file(cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)"))->required();
+  input_file(
+      cmd->add_option("--rhs,-b", args->rhs, "right-hand side b (CSV, one column); default zero"));
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")
       ->capture_default_str();
   cmd->add_option("--backend", args->backend, "spice (the circuit) | ou (its exact twin)")
       ->capture_default_str();
-  cmd->add_option("--output,-o", args->output, "samples to write (CSV: time, x_0, ..., x_n-1)");
-  cmd->add_option("--mean-out", args->mean_out, "sample mean to write (CSV column)");
-  cmd->add_option("--covariance-out", args->covariance_out, "sample covariance to write (CSV)");
+  output_file(
+      cmd->add_option("--output,-o", args->output, "samples to write (CSV: time, x_0, ..., x_n-1)"));
+  output_file(cmd->add_option("--mean-out", args->mean_out, "sample mean to write (CSV column)"));
+  output_file(
+      cmd->add_option("--covariance-out", args->covariance_out, "sample covariance to write (CSV)"));
   args->circuit.add_to(cmd);
   args->circuit.add_seed_alias(cmd);
   args->thermo.add_to(cmd);

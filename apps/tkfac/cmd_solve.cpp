@@ -1,9 +1,11 @@
 // tkfac solve: solve (M + damping I) X = B with a chosen backend and compare with Cholesky.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <iostream>
 #include <memory>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "inputs.hpp"
 #include "netlist_options.hpp"
@@ -12,6 +14,7 @@
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/solver/linear_solver.hpp"
 
 namespace tkfac::cli {
@@ -68,6 +71,24 @@ void run_solve(SolveArgs a) {
                              s.report.analog_seconds, s.report.iterations);
   }
   print_thermo_report(std::cout, s.report);
+  // A --sim-time shorter than the requested precision needs: from a cold start the relative
+  // error after T is at most exp(-T / tau) (docs/DESIGN.md section 5), and it is that large for
+  // a right-hand side along the slowest mode.
+  const netlist_gen::NetlistOptions& nl = a.solver.netlist;
+  if (s.report.predicted_tau > 0 && nl.sim_time > 0 &&
+      (s.report.estimator.empty() || s.report.estimator == "final state")) {
+    const double bound = std::exp(-nl.sim_time / s.report.predicted_tau);
+    if (bound > nl.target_rel_error) {
+      const auto& table = netlist_gen::netlist_option_table();
+      std::cout << fmt::format(
+          "warning            {} {:g} s is {:.3g} tau: the relaxation error may be up to "
+          "exp(-T/tau) = {:.3g}, above the requested {} {:g}; the default (0) runs tau (ln(1/eps) "
+          "+ ln 10) = {:.4g} s\n",
+          options::flag_of(table, "sim_time"), nl.sim_time, nl.sim_time / s.report.predicted_tau,
+          bound, options::flag_of(table, "target_rel_error"), nl.target_rel_error,
+          s.report.predicted_tau * (std::log(1.0 / nl.target_rel_error) + std::log(10.0)));
+    }
+  }
   std::cout << fmt::format("wall time          {:.4g} s\n", s.report.wall_seconds);
   if (!a.output.empty()) {
     write_file_atomically(a.output, "--output",
@@ -82,12 +103,13 @@ void register_solve(CLI::App& app) {
   auto args = std::make_shared<SolveArgs>();
   CLI::App* cmd = app.add_subcommand(
       "solve", "Solve (M + damping I) X = B with a backend and compare it with Cholesky");
-  cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)")->required();
-  cmd->add_option("--rhs,-b", args->rhs, "right-hand sides B (CSV, one column each)")->required();
+  input_file(cmd->add_option("--matrix,-m", args->matrix, "SPD matrix M (CSV)"))->required();
+  input_file(cmd->add_option("--rhs,-b", args->rhs, "right-hand sides B (CSV, one column each)"))
+      ->required();
   cmd->add_option("--damping", args->damping, "lambda added to the diagonal")->capture_default_str();
   cmd->add_option("--backend", args->solver.backend, "cholesky | cg | spice | ou")->capture_default_str();
   add_table_options(cmd, solver::solver_option_table(), args->solver);
-  cmd->add_option("--output,-o", args->output, "solution X to write (CSV)");
+  output_file(cmd->add_option("--output,-o", args->output, "solution X to write (CSV)"));
   args->circuit.add_to(cmd);
   args->circuit.add_seed_alias(cmd);
   args->thermo.add_to(cmd);

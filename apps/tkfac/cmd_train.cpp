@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "file_options.hpp"
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "train.hpp"
@@ -268,6 +269,12 @@ class RunWatch {
       test_step_ = r.step;
     }
     if (partial_.records.size() == 1) print_estimate(r);
+    if (!std::isfinite(r.train_loss)) {
+      throw TrainingDiverged(fmt::format(
+          "{}: the training loss of step {} is {} (the weights overflowed; try a smaller "
+          "learning rate)",
+          label_, r.step, std::isnan(r.train_loss) ? "NaN" : "infinite"));
+    }
     if (stop_.requested()) {
       stopped_in_step_ = false;
       throw Interrupted(stop_.requested());
@@ -281,8 +288,14 @@ class RunWatch {
 
   // After an interrupt: the History of the steps this run completed (all of them, or those
   // before the stop, whose bar then says so).
-  kf::History history() {
-    if (bar_ && steps_done() < total_) bar_->finish(status() + " (interrupted)", steps_done());
+  kf::History history(const char* why = "interrupted") {
+    if (bar_ && steps_done() < total_) {
+      bar_->finish(fmt::format("{} ({})", status(), why), steps_done());
+    }
+    return partial();
+  }
+  // The History so far, the bar left running (periodic saves).
+  kf::History partial() const {
     kf::History h = partial_;
     if (!h.records.empty()) {
       h.wall_seconds = h.records.back().wall_seconds;
@@ -298,6 +311,10 @@ class RunWatch {
     return h;
   }
   bool started() const { return bar_ != nullptr; }
+  // A line above the bar (stdout unless --quiet).
+  void note(const std::string& text) {
+    if (!quiet_ && bar_) bar_->note(text);
+  }
   long steps_done() const { return static_cast<long>(partial_.records.size()); }
   // Whether the stop came inside a step (its circuit solves), not between two steps.
   bool stopped_in_step() const { return stopped_in_step_; }
@@ -370,6 +387,14 @@ class RunWatch {
   bool stopped_in_step_ = false;
 };
 
+// "log x.csv, checkpoint y.json": the files a periodic save wrote.
+std::string written_list(const std::string& log, const std::string& save) {
+  std::string out;
+  if (!log.empty()) out = "log " + log;
+  if (!save.empty()) out += (out.empty() ? "" : ", ") + std::string("checkpoint ") + save;
+  return out;
+}
+
 }  // namespace
 
 void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given) {
@@ -379,6 +404,13 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   if (!a.plot.empty()) check_plot_path(a.plot, "--plot");
   if (!a.compare.empty() && !a.save.empty()) {
     throw InputError("--save: not available with --compare (save one run at a time)");
+  }
+  if (a.save_every < 0) {
+    throw InputError(fmt::format("--save-every: must be >= 0 (0: only at the end), got {}",
+                                 a.save_every));
+  }
+  if (a.save_every > 0 && a.save.empty() && a.log.empty()) {
+    throw InputError("--save-every: needs --save or --log (the files it writes)");
   }
   kf::DataOptions data;
   data.dataset = a.dataset;
@@ -492,6 +524,11 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
   const StopSignals stop;
   int interrupted = 0;
   bool stopped_in_step = false, saved = false;
+  std::string diverged;    // the message, when a run's loss stopped being finite
+  long periodic_step = 0;  // the step of the last --save-every checkpoint
+  const auto write_log = [&](const std::vector<kf::History>& hs) {
+    write_file_atomically(a.log, "--log", [&](std::ostream& os) { kf::write_history_csv(os, hs); });
+  };
   if (runs.size() == 1 && a.compare.empty()) {
     auto optimizer = kf::make_optimizer(cfg);
     // The checkpoint's optimizer and trainer state are checked only here, against the network
@@ -518,6 +555,25 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
       watch.begin(*optimizer);
       kf::History h = trainer.run([&](const kf::StepRecord& r) {
         watch.on_step(r);
+        // The update may overflow before a loss shows it (K-FAC then meets a NaN factor).
+        for (const Eigen::MatrixXd& w : net->weights()) {
+          if (!w.allFinite()) {
+            throw TrainingDiverged(fmt::format(
+                "{}: the weights after step {} are not finite (the update overflowed; try a "
+                "smaller learning rate)",
+                runs[0].label, r.step));
+          }
+        }
+        if (a.save_every > 0 && watch.steps_done() % a.save_every == 0) {
+          // Whole steps only, like the final save; the log first, then the checkpoint.
+          if (!a.log.empty()) write_log({watch.partial()});
+          if (!a.save.empty()) {
+            kf::save_checkpoint(a.save, *net, cfg, *optimizer, trainer.state(), "--save");
+            periodic_step = r.step;
+          }
+          watch.note(fmt::format("saved      after step {}: {}\n", r.step,
+                                 written_list(a.log, a.save)));
+        }
         return true;
       });
       h.label = runs[0].label;
@@ -526,10 +582,14 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
       interrupted = e.signal();
       histories.push_back(watch.history());
       stopped_in_step = watch.stopped_in_step();
+    } catch (const TrainingDiverged& e) {
+      diverged = e.what();
+      histories.push_back(watch.history("diverged"));
     }
     // A checkpoint holds whole steps only: after an interrupted step's circuit solves the
-    // optimizer has half of its update (factors moved, inverses not), so none is written then.
-    if (!a.save.empty() && !(interrupted && stopped_in_step)) {
+    // optimizer has half of its update (factors moved, inverses not), so none is written then;
+    // nor after a divergence (non-finite weights).
+    if (!a.save.empty() && !(interrupted && stopped_in_step) && diverged.empty()) {
       kf::save_checkpoint(a.save, *net, cfg, *optimizer, trainer.state(), "--save");
       saved = true;
     }
@@ -542,6 +602,15 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
           *net, runs, train, &test, to,
           [&](std::size_t i, const kf::StepRecord& r) {
             watches[i]->on_step(r);
+            if (a.save_every > 0 && !a.log.empty() && watches[i]->steps_done() % a.save_every == 0) {
+              std::vector<kf::History> so_far;
+              for (auto& w : watches) {
+                if (w->started()) so_far.push_back(w->partial());
+              }
+              write_log(so_far);
+              watches[i]->note(fmt::format("saved      {} after step {}: {}\n", runs[i].label,
+                                           r.step, written_list(a.log, "")));
+            }
             return true;
           },
           [&](std::size_t i, kf::Optimizer& o) { watches[i]->begin(o); });
@@ -551,13 +620,17 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
       for (auto& w : watches) {
         if (w->started()) histories.push_back(w->history());
       }
+    } catch (const TrainingDiverged& e) {
+      diverged = e.what();
+      for (auto& w : watches) {
+        if (w->started()) histories.push_back(w->history("diverged"));
+      }
     }
   }
 
   print_summary(histories);
   if (!a.log.empty()) {
-    write_file_atomically(a.log, "--log",
-                          [&](std::ostream& os) { kf::write_history_csv(os, histories); });
+    write_log(histories);
     std::cout << fmt::format("log written        {}\n", a.log);
   }
   if (!a.plot.empty()) {
@@ -573,6 +646,14 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
                              interrupted ? fmt::format(" (after step {})", histories[0].records.size())
                                          : "");
   }
+  if (!diverged.empty()) {
+    throw TrainingDiverged(fmt::format(
+        "{}; {}", diverged,
+        a.save.empty()         ? std::string("no checkpoint requested")
+        : periodic_step > 0    ? fmt::format("--save '{}' holds the last periodic checkpoint, after "
+                                             "step {}", a.save, periodic_step)
+                               : fmt::format("no checkpoint written to --save '{}'", a.save)));
+  }
   if (interrupted) {
     std::string done;
     for (const auto& h : histories) {
@@ -583,7 +664,11 @@ void run_train(const TrainArgs& a, const std::function<bool(const char*)>& given
         "interrupted by {}: completed {}{}\n", interrupted == SIGTERM ? "SIGTERM" : "SIGINT",
         done.empty() ? "no steps" : done,
         !a.save.empty() && !saved
-            ? "; no checkpoint written (the stop came inside a step's circuit solves)"
+            ? fmt::format("; no checkpoint written at the stop (it came inside a step's circuit "
+                          "solves){}",
+                          periodic_step > 0
+                              ? fmt::format("; --save holds the one after step {}", periodic_step)
+                              : "")
             : "");
     throw Interrupted(interrupted);
   }
@@ -683,12 +768,21 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   cmd->add_option("--compare", a->compare,
                   "train several from the same start, e.g. adam,kfac:cholesky,kfac:spice")
       ->group("Output");
-  cmd->add_option("--log", a->log, "per-step CSV log")->group("Output");
-  cmd->add_option("--plot", a->plot, "loss and accuracy against step and wall time (.png or .svg)")
+  output_file(cmd->add_option("--log", a->log, "per-step CSV log"))->group("Output");
+  output_file(
+      cmd->add_option("--plot", a->plot, "loss and accuracy against step and wall time (.png or .svg)"),
+      OutputNames::plot)
       ->group("Output");
-  cmd->add_option("--save", a->save, "write a checkpoint (JSON) at the end")->group("Output");
-  cmd->add_option("--init", a->init,
-                  "start from a checkpoint; optimizer options given here override its own")
+  output_file(cmd->add_option(
+                  "--save", a->save,
+                  "write a checkpoint (JSON) at the end, and every --save-every steps"))
+      ->group("Output");
+  cmd->add_option("--save-every", a->save_every,
+                  "also write --log and --save every N steps (whole steps; 0: only at the end)")
+      ->group("Output");
+  input_file(cmd->add_option("--init", a->init,
+                             "start from a checkpoint; optimizer options given here override its "
+                             "own"))
       ->group("Output");
   cmd->add_flag("--quiet", a->quiet, "no header lines")->group("Output");
 }

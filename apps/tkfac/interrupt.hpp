@@ -30,4 +30,11 @@ class Interrupted : public std::runtime_error {
   int signal_;
 };
 
+// Training diverged: a step's loss was not finite. The command has written what it could (the
+// log; never a checkpoint of non-finite weights); main exits with 4.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace tkfac::cli

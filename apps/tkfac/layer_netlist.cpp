@@ -1,3 +1,4 @@
+#include "file_options.hpp"
 #include "layer_netlist.hpp"
 
 #include <fmt/format.h>
@@ -259,6 +260,8 @@ void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c
   }
   if (!file_output()) return;  // another process (MPI rank 0) writes them
   const fs::path parent = fs::absolute(dir).parent_path();
+  // A stop (Ctrl-C) waits until the directory is in place or removed: none is left half-made.
+  const HoldStopSignals hold;
   std::random_device rd;
   const fs::path tmp = parent / fmt::format(".{}.tmp-{:08x}", dir.filename().string(), rd());
   if (!fs::create_directory(tmp, ec) || ec) {
@@ -319,7 +322,8 @@ void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c
 
 void add_layer_options(CLI::App* cmd, LayerArgs* a) {
   const std::string g = "Layer of a network (instead of --matrix)";
-  cmd->add_option("--model", a->model, "checkpoint written by `tkfac train --save`")->group(g);
+  input_file(cmd->add_option("--model", a->model, "checkpoint written by `tkfac train --save`"))
+      ->group(g);
   cmd->add_option("--layer", a->layer, "layer index K (0 = first)")->group(g);
   cmd->add_option("--factor", a->factor, "Kronecker factor: A (inputs) or G (output gradients)")
       ->group(g);
@@ -330,19 +334,22 @@ void add_layer_options(CLI::App* cmd, LayerArgs* a) {
                   "right-hand side from the layer's gradient: G: column J of dW_bar; A: row J of "
                   "(G + lambda_G I)^-1 dW_bar (default: none)")
       ->group(g);
-  cmd->add_option("--all", a->all_dir,
+  output_file(cmd->add_option("--all", a->all_dir,
                   "write every factor of every layer into this new directory, with index.csv "
-                  "and index.json")
+                  "and index.json"),
+              OutputNames::directory)
       ->group(g);
   cmd->add_flag("--report", a->report,
                 "print the hardware report (components, resistance range, tau, analog time)")
       ->group(g);
-  cmd->add_option("--plot", a->plot,
-                  "figure (.svg or .png): signed conductance heatmap and eigenvalue spectrum")
+  output_file(cmd->add_option("--plot", a->plot,
+                  "figure (.svg or .png): signed conductance heatmap and eigenvalue spectrum"),
+              OutputNames::plot)
       ->group(g);
-  cmd->add_option("--export", a->export_prefix,
+  output_file(cmd->add_option("--export", a->export_prefix,
                   "also write PREFIX_matrix.csv (undamped factor), PREFIX_array.csv and "
-                  "PREFIX_rhs.csv (for tkfac solve; the damping is in the netlist header)")
+                  "PREFIX_rhs.csv (for tkfac solve; the damping is in the netlist header)"),
+              OutputNames::prefix)
       ->group(g);
   cmd->add_option("--batch-size", a->batch_size, "examples in the batch")
       ->capture_default_str()

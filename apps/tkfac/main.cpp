@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <clocale>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -17,10 +18,13 @@
 #include <string>
 
 #include "commands.hpp"
+#include "file_options.hpp"
 #include "interrupt.hpp"
 #include "tkfac/core/dense.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/numbers.hpp"
 #include "tkfac/core/output_file.hpp"
+#include "tkfac/core/text.hpp"
 #include "tkfac/core/version.hpp"
 #include "tkfac/cosim/backends.hpp"
 #ifdef TKFAC_WITH_MPI
@@ -32,6 +36,36 @@
 
 namespace {
 
+// Every integer option is a decimal integer within its type's range: CLI11 2.1 reads integers
+// with strtoll/strtoull, which clamp 2^64 to 2^64 - 1, wrap "-1" to 2^64 - 1 and read "010" as
+// octal. (A narrower type's range, e.g. int, CLI11 checks itself.)
+void check_integer_options(CLI::App& cmd) {
+  for (CLI::Option* o : cmd.get_options()) {
+    // The type name, without the descriptions validators append (":..."), e.g. "UINT:UINT".
+    const std::string full = o->get_type_name();
+    const std::string type = full.substr(0, full.find(':'));
+    if (type != "INT" && type != "UINT") continue;
+    const bool is_unsigned = type == "UINT";
+    // A transform: "010" goes on as "10", never to strtoull's octal.
+    o->transform(CLI::Validator(
+        [is_unsigned](std::string& text) -> std::string {
+          try {
+            text = is_unsigned
+                       ? std::to_string(tkfac::parse_unsigned_in(text, 0, UINT64_MAX, "value"))
+                       : std::to_string(tkfac::parse_integer_in(text, INT64_MIN, INT64_MAX, "value"));
+          } catch (const tkfac::InputError& e) {
+            return std::string(is_unsigned ? "must be a non-negative integer: " : "") +
+                   std::string(e.what()).substr(std::string("value: ").size());
+          }
+          return {};
+        },
+        "", "decimal integer"));
+  }
+  for (CLI::App* sub : cmd.get_subcommands([](CLI::App*) { return true; })) {
+    check_integer_options(*sub);
+  }
+}
+
 // Where this process says what went wrong: stderr on rank 0 (or without MPI); on the other
 // ranks, whose output is discarded, the original stderr, and only for errors rank 0 may not have
 // had (bad input is the same on every rank; a failure shared by the solver's exchange is
@@ -41,13 +75,16 @@ struct ErrorSink {
   FILE* err = stderr;
   bool failed_together = false;
   void say(bool input_error, const std::string& text) const {
+    // Messages quote file contents and names: control characters and bytes that are not UTF-8
+    // are escaped, never sent to the terminal raw.
+    const std::string shown = tkfac::printable_text(text, true);
     if (rank == 0) {
-      std::fprintf(err, "tkfac: %s\n", text.c_str());
+      std::fprintf(err, "tkfac: %s\n", shown.c_str());
     } else if (!failed_together) {
       // Bad input is bad on every rank: give rank 0 a moment to say it and end the job; a rank
       // still here after that failed alone.
       if (input_error) ::sleep(5);
-      std::fprintf(err, "tkfac: rank %d: %s\n", rank, text.c_str());
+      std::fprintf(err, "tkfac: rank %d: %s\n", rank, shown.c_str());
     }
     std::fflush(err);
   }
@@ -69,7 +106,11 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   // Set once parsing is complete, before any command's callback runs.
-  app.parse_complete_callback([&threads] { tkfac::dense::set_threads(threads); });
+  // Also the output-path policy over the files the command's options name (file_options.hpp).
+  app.parse_complete_callback([&threads, &app] {
+    tkfac::dense::set_threads(threads);
+    tkfac::cli::check_command_files(app);
+  });
   tkfac::cli::register_demo(app);
   tkfac::cli::register_netlist(app);
   tkfac::cli::register_solve(app);
@@ -77,6 +118,7 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
   tkfac::cli::register_relax(app);
   tkfac::cli::register_sample(app);
   tkfac::cli::register_profile(app);
+  check_integer_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -90,6 +132,10 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
     sink.failed_together = failed_together();
     sink.say(false, fmt::format("simulation failed: {}", e.what()));
     return 3;
+  } catch (const tkfac::cli::TrainingDiverged& e) {
+    sink.failed_together = failed_together();
+    sink.say(false, fmt::format("training diverged: {}", e.what()));
+    return 4;
   } catch (const tkfac::cli::Interrupted& e) {
     sink.failed_together = failed_together();
     return 128 + e.signal();  // the command has said what it completed

@@ -14,6 +14,7 @@
 
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
+#include "tkfac/core/text.hpp"
 
 namespace tkfac::cli {
 namespace fs = std::filesystem;
@@ -27,8 +28,11 @@ std::string extension_of(const std::string& path) {
   return ext;
 }
 
-// A gnuplot single-quoted string: '' stands for one quote.
-std::string quoted(const std::string& s) {
+// A gnuplot single-quoted string: '' stands for one quote. The text is made one printable line
+// first (a newline would end the command and start another, e.g. system("...")); file names
+// reaching here passed check_plot_path, so they are unchanged.
+std::string quoted(const std::string& text) {
+  const std::string s = printable_text(text);
   std::string out = "'";
   for (char c : s) {
     out += c;
@@ -58,7 +62,7 @@ std::string heatmap_commands(const PlotPanel& panel, int index, std::ostringstre
     if (std::isfinite(v)) largest = std::max(largest, std::abs(v));
   }
   if (largest == 0.0) largest = 1.0;
-  data << "# panel heatmap: " << panel.title << "\n";
+  data << "# panel heatmap: " << printable_text(panel.title) << "\n";
   for (int i = 0; i < panel.heatmap_rows; ++i) {
     for (int j = 0; j < panel.heatmap_cols; ++j) {
       const double v =
@@ -89,8 +93,11 @@ std::string heatmap_commands(const PlotPanel& panel, int index, std::ostringstre
 void check_plot_path(const std::string& path, const std::string& option) {
   const std::string ext = extension_of(path);
   if (ext != ".png" && ext != ".svg") {
-    throw InputError(fmt::format("{} '{}': expected a .png or .svg file name", option, path));
+    throw InputError(fmt::format("{} '{}': expected a .png or .svg file name", option,
+                                 printable_text(path)));
   }
+  // The name is written into the gnuplot script and its command line.
+  check_script_text(path, option);
   check_writable(path, option);
 }
 
@@ -135,7 +142,7 @@ void write_plot(const std::string& path, const std::vector<PlotPanel>& panels,
         ++points;
       }
       if (points == 0) continue;
-      data << "# panel " << p << ": " << s.label << "\n" << block.str() << "\n\n";
+      data << "# panel " << p << ": " << printable_text(s.label) << "\n" << block.str() << "\n\n";
       // A style that sets its own line width keeps it; the others get 1.5.
       const bool own_width = s.style.find(" lw ") != std::string::npos;
       items.push_back(fmt::format("data index {} using 1:2 with {}{} title {}", index,

@@ -1,3 +1,4 @@
+#include "file_options.hpp"
 #include "thermo_options.hpp"
 
 #include <fmt/format.h>
@@ -13,7 +14,8 @@ namespace tkfac::cli {
 void ThermoArgs::add_to(CLI::App* cmd, const std::string& group) {
   add_table_options(cmd, solver::thermo_option_table(), options, group);
   // A file, not an option value: read by resolve() into options.warm_start.
-  cmd->add_option("--warm-start", warm_start_file, "start state x0 (CSV column); makes the start warm");
+  input_file(cmd->add_option(
+      "--warm-start", warm_start_file, "start state x0 (CSV column); makes the start warm"));
 }
 
 solver::ThermoOptions ThermoArgs::resolve(Eigen::Index n) const {

@@ -44,6 +44,7 @@ struct TrainArgs {
   long eval_limit = 0;
   // outputs
   std::string compare, log, plot, save, init;
+  long save_every = 0;  // also write the log and checkpoint every N steps (0: only at the end)
   bool quiet = false;
 };
 

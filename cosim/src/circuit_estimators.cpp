@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tkfac/core/numbers.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/cosim/estimators.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
@@ -541,9 +542,12 @@ Plan make_plan(const ThermoModel& model, const ThermoOptions& t,
   } else if (window == 0.0) {
     window = auto_window(model, t, p.interval, estimate);
   }
-  p.first_index = static_cast<long>(std::ceil(burn / p.interval - 1e-9));
+  // A count from doubles: 1e300 s of burn-in is no number of samples (and no long).
+  p.first_index = to_count(std::max(0.0, burn / p.interval - 1e-9), 2'000'000'000L,
+                           fmt::format("{} in noise sample times ({:g} s each)",
+                                       thermo_flag("burn_in"), p.interval));
   const double n = std::floor(window / p.interval + 1e-9);
-  if (n < 1.0) {
+  if (!(n >= 1.0)) {
     throw InputError(fmt::format(
         "{}: {:g} s holds zero samples (one every {:g} s, the noise sample time); expected "
         "a window of at least one sample",

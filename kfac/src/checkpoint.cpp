@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "json_util.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/text.hpp"
 #include "tkfac/core/output_file.hpp"
 
 namespace tkfac::kfac {
@@ -26,6 +28,15 @@ nlohmann::json checkpoint_json(const Mlp& net, const OptimizerConfig& config,
 void save_checkpoint(const std::string& path, const Mlp& net, const OptimizerConfig& config,
                      const Optimizer& optimizer, const TrainerState& trainer,
                      const std::string& option) {
+  // A diverged network is not a checkpoint: its nulls (JSON has no NaN) would be refused by
+  // --init anyway, and it would replace the last good one.
+  for (std::size_t l = 0; l < net.weights().size(); ++l) {
+    if (!net.weights()[l].allFinite()) {
+      throw InputError(fmt::format("{} '{}': not written: the weights of layer {} are not finite "
+                                   "(training diverged)",
+                                   option, path, l));
+    }
+  }
   const nlohmann::json j = checkpoint_json(net, config, optimizer, trainer);
   write_file_atomically(path, option, [&](std::ostream& os) { os << j.dump(1) << '\n'; });
 }
@@ -42,7 +53,21 @@ Checkpoint checkpoint_from_json(const nlohmann::json& j, const std::string& name
         fmt::format("{}: checkpoint version {} is not supported (expected 1)", name, version));
   }
   const auto arch = get<nlohmann::json>(j, "architecture", name);
-  const auto sizes = get<std::vector<int>>(arch, "layers", name + ": architecture");
+  // Each size an integer in range: nlohmann would turn 49.5 into 49 and 1e10 into garbage.
+  const auto layers = get<nlohmann::json>(arch, "layers", name + ": architecture");
+  if (!layers.is_array()) {
+    throw InputError(fmt::format("{}: architecture.layers: expected an array of layer sizes", name));
+  }
+  std::vector<int> sizes;
+  for (const nlohmann::json& v : layers) {
+    const bool integer = v.is_number_integer() || v.is_number_unsigned();
+    if (!integer || v.get<double>() < 1 || v.get<double>() > kMaxLayerSize) {
+      throw InputError(fmt::format("{}: architecture.layers: {} is not a layer size (an integer in "
+                                   "[1, {}])",
+                                   name, printable_text(v.dump()), kMaxLayerSize));
+    }
+    sizes.push_back(v.get<int>());
+  }
   const Activation act =
       parse_activation(get<std::string>(arch, "activation", name + ": architecture"),
                        name + ": architecture.activation");
@@ -79,10 +104,15 @@ Checkpoint checkpoint_from_json(const nlohmann::json& j, const std::string& name
 Checkpoint load_checkpoint(const std::string& path, const std::string& option) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("{} '{}': cannot open checkpoint", option, path));
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InputError(fmt::format("{} '{}': is a directory; expected a checkpoint file", option,
+                                 printable_text(path)));
+  }
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number such as 1e400
     throw InputError(
         fmt::format("{} '{}': corrupt checkpoint (not valid JSON: {})", option, path, e.what()));
   }

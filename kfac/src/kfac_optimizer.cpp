@@ -194,6 +194,9 @@ StepReport Kfac::step(Mlp& net, const Batch& batch) {
   report.gradient_seconds = std::chrono::duration<double>(Clock::now() - phase).count();
   report.loss = lg.loss;
   report.accuracy = lg.accuracy;
+  // A diverged network (overflowed weights): no factor or solve can use its NaNs. The step
+  // changes nothing and reports the loss, which tells the caller (tkfac train stops there).
+  if (!std::isfinite(lg.loss)) return report;
   // The factor phase starts here: it includes the Monte-Carlo Fisher's backward pass.
   const auto factor_start = Clock::now();
   Backward sampled;

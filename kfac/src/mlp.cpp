@@ -8,6 +8,8 @@
 #include <random>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/numbers.hpp"
+#include "tkfac/core/text.hpp"
 
 namespace tkfac::kfac {
 
@@ -29,14 +31,10 @@ std::vector<int> parse_layer_sizes(std::string_view text, std::string_view optio
     std::size_t end = text.find(',', pos);
     if (end == std::string_view::npos) end = text.size();
     const std::string_view item = text.substr(pos, end - pos);
-    int v = 0;
-    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || v <= 0) {
-      throw InputError(fmt::format(
-          "{} '{}': expected comma-separated positive integers such as 49,32,10 (bad item '{}')",
-          option, text, item));
-    }
-    sizes.push_back(v);
+    sizes.push_back(parse_integer<int>(
+        item, 1, kMaxLayerSize,
+        fmt::format("{} '{}': expected comma-separated layer sizes such as 49,32,10; item",
+                    option, printable_text(text))));
     pos = end + 1;
   }
   if (sizes.size() < 2) {
@@ -50,9 +48,9 @@ namespace {
 void check_sizes(const std::vector<int>& sizes) {
   if (sizes.size() < 2) throw InputError("network: need at least an input and an output size");
   for (int s : sizes) {
-    if (s <= 0)
-      throw InputError(
-          fmt::format("network: layer sizes must be positive, got {}", fmt::join(sizes, ",")));
+    if (s <= 0 || s > kMaxLayerSize)
+      throw InputError(fmt::format("network: layer sizes must be in [1, {}], got {}",
+                                   kMaxLayerSize, fmt::join(sizes, ",")));
   }
 }
 }  // namespace

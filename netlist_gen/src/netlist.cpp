@@ -4,10 +4,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <stdexcept>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/text.hpp"
 
 namespace tkfac::netlist_gen {
 
@@ -76,19 +78,63 @@ Eigen::VectorXd read_out(const Netlist& netlist, const Eigen::VectorXd& voltages
 }
 
 namespace {
+
+// The writer's guard: a value a simulator cannot use (inf, NaN; a zero or negative R or C; a
+// zero time) means the matrix, right-hand side or options went beyond double precision upstream
+// (a subnormal entry's resistor R / |m| is inf; 1e300 ohms * 1e300 farads is an inf time
+// constant). Refused here, where every netlist passes, rather than written as `inf` or `.tran 0 0`.
+void check_values(const Netlist& netlist) {
+  const auto refuse = [](const std::string& what, double v) {
+    throw InputError(fmt::format(
+        "netlist: {} would be {:g}; expected a finite positive value (the matrix, the "
+        "right-hand side or the circuit's resistance and capacitance are beyond double "
+        "precision: rescale them)",
+        what, v));
+  };
+  for (const Block& b : netlist.circuit.blocks) {
+    for (const Element& e : b.elements) {
+      const bool positive =
+          e.kind == ElementKind::resistor || e.kind == ElementKind::capacitor;
+      if (!std::isfinite(e.value) || (positive && !(e.value > 0.0))) {
+        refuse(fmt::format("element {}'s value", e.name), e.value);
+      }
+      if (e.kind == ElementKind::noise_current &&
+          !(std::isfinite(e.sample_time) && e.sample_time > 0.0)) {
+        refuse(fmt::format("element {}'s noise sample time", e.name), e.sample_time);
+      }
+    }
+  }
+  for (const Unknown& u : netlist.unknowns) {
+    if (!std::isfinite(u.scale) || u.scale == 0.0) {
+      refuse(fmt::format("the read-out scale of unknown {}", u.index), u.scale);
+    }
+  }
+  for (const auto& [what, v] : {std::pair<const char*, double>{"the simulated time (.tran stop)",
+                                                               netlist.tran_stop},
+                                {"the .tran step", netlist.tran_step}}) {
+    if (!std::isfinite(v) || !(v > 0.0)) refuse(what, v);
+  }
+  if (!std::isfinite(netlist.tran_max_step) || netlist.tran_max_step < 0.0) {
+    refuse("the maximum time step", netlist.tran_max_step);
+  }
+}
+
 // The analysis cards every runnable form ends with: .options, .tran and the read-out .meas lines.
 void top_level_analysis(std::back_insert_iterator<std::string> line, const Netlist& netlist);
 }  // namespace
 
 std::string to_spice(const Netlist& netlist) {
+  check_values(netlist);
   std::string out;
   auto line = std::back_inserter(out);
-  fmt::format_to(line, "{}\n", netlist.title);
+  // Title, header and comments hold outside text (a checkpoint's path): printable_text keeps
+  // each one line, so none can start a card of its own (.control, shell, an element).
+  fmt::format_to(line, "{}\n", printable_text(netlist.title));
   for (const std::string& h : netlist.header) {
     if (h.empty()) {
       fmt::format_to(line, "*\n");
     } else {
-      fmt::format_to(line, "* {}\n", h);
+      fmt::format_to(line, "* {}\n", printable_text(h));
     }
   }
   // Machine-readable read-out rule, one line per unknown: x[index] = scale * V(node).
@@ -101,7 +147,7 @@ std::string to_spice(const Netlist& netlist) {
       if (c.empty()) {
         fmt::format_to(line, "*\n");
       } else {
-        fmt::format_to(line, "* {}\n", c);
+        fmt::format_to(line, "* {}\n", printable_text(c));
       }
     }
     for (const Element& e : b.elements) fmt::format_to(line, "{}\n", to_spice(e));
@@ -166,7 +212,7 @@ void comment_lines(std::back_insert_iterator<std::string> line,
     if (c.empty()) {
       fmt::format_to(line, "*\n");
     } else {
-      fmt::format_to(line, "* {}\n", c);
+      fmt::format_to(line, "* {}\n", printable_text(c));
     }
   }
 }
@@ -175,7 +221,8 @@ void control_block(std::back_insert_iterator<std::string> line, const Netlist& n
                    const std::string& file) {
   fmt::format_to(line, "*\n* --- control: run, then write time and the unknowns' voltages\n");
   fmt::format_to(line, "*     (columns: t, V(node) per unknown, in index order; x = scale * V)\n");
-  fmt::format_to(line, ".control\nrun\nset wr_singlescale\nset wr_vecnames\nwrdata {}", file);
+  fmt::format_to(line, ".control\nrun\nset wr_singlescale\nset wr_vecnames\nwrdata {}",
+                 printable_text(file));
   for (const std::string& node : unknown_nodes(netlist)) fmt::format_to(line, " v({})", node);
   // quit: ngspice -b would otherwise run the .tran a second time after the control block.
   fmt::format_to(line, "\nquit\n.endc\n");
@@ -202,6 +249,7 @@ void top_level_analysis(std::back_insert_iterator<std::string> line, const Netli
 }  // namespace
 
 std::string to_spice(const Netlist& netlist, const RenderOptions& render) {
+  check_values(netlist);
   if (render.form == NetlistForm::flat) {
     std::string text = to_spice(netlist);
     if (!render.control) return text;
@@ -224,7 +272,7 @@ std::string to_spice(const Netlist& netlist, const RenderOptions& render) {
   std::string out;
   auto line = std::back_inserter(out);
   // A comment first: the title when run, a comment when `.include`d.
-  fmt::format_to(line, "* {}\n", netlist.title);
+  fmt::format_to(line, "* {}\n", printable_text(netlist.title));
   comment_lines(line, netlist.header);
   fmt::format_to(line, "*\n* Composable form: the circuit is the subcircuit {} with ports the\n", name);
   fmt::format_to(line, "* unknowns' nodes ({}) and parameters res (R, ohms), cap (C, farads)\n",

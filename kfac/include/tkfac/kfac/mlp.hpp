@@ -83,8 +83,12 @@ std::vector<DenseLayer> kfac_layers(Mlp& net, const ForwardCache& cache, const B
 std::vector<DenseLayer> kfac_layers(const Mlp& net, const ForwardCache& cache, const Backward& loss,
                                     const Backward& fisher);
 
+// The largest layer size a network may have: far beyond what trains in memory, and small
+// enough that no size arithmetic (n + 1, n * (n + 1)) overflows an int or a long.
+inline constexpr int kMaxLayerSize = 1'000'000;
+
 // Throws InputError naming `option` unless `text` is a comma-separated list of at least two
-// positive integers, e.g. "49,32,10".
+// integers in [1, kMaxLayerSize], e.g. "49,32,10".
 std::vector<int> parse_layer_sizes(std::string_view text, std::string_view option = "--layers");
 
 }  // namespace tkfac::kfac
