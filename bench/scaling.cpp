@@ -3,7 +3,7 @@
 // 1. Measured per-solve costs: the reference network (49-32-10 tanh, Fashion-MNIST pooled to
 //    7x7, batch 64), K-FAC Method 1 with an inverse refresh every step through the spice
 //    backend, noiseless (unit right-hand sides: one run per factor column) and noisy (beta^-1 =
-//    1e-3: each factor's covariance in --covariance-runs S independent runs, default 4, pooled),
+//    1e-3: each factor's covariance in --noisy-runs S independent runs, default 4, pooled),
 //    each factor inverse timed in this process, and the share of its simulated time that is
 //    burn-in (each run has its own).
 // 2. Measured speedup: `mpiexec -n K tkfac train` of the same run for K = 1 and 2, the training
@@ -21,7 +21,7 @@
 //    one process, so it pays for the extra burn-ins).
 //
 // Writes <out>.csv and <out>.png (gnuplot).
-// Usage: scaling [--steps N] [--covariance-runs S] [--out PREFIX]
+// Usage: scaling [--steps N] [--noisy-runs S] [--out PREFIX]
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--steps") steps = std::atoi(argv[i + 1]);
-    if (a == "--covariance-runs") runs = std::max(1, std::atoi(argv[i + 1]));
+    if (a == "--noisy-runs") runs = std::max(1, std::atoi(argv[i + 1]));
     if (a == "--out") out = argv[i + 1];
   }
   tkfac::cosim::register_backends();

@@ -51,7 +51,12 @@ TEST_CASE("cholesky through the registry solves an SPD system and its batch") {
   inv.kind = sv::SolveRequest::Kind::inverse;
   inv.matrix = m;
   inv.damping = 0.5;
-  const auto all = solver->solve_all({{sv::SolveRequest::Kind::solve, m, {}, b, 0.5, "x"}, inv});
+  sv::SolveRequest one;
+  one.matrix = m;
+  one.rhs = b;
+  one.damping = 0.5;
+  one.label = "x";
+  const auto all = solver->solve_all({one, inv});
   REQUIRE(all.size() == 2);
   CHECK(all[0].x == s.x);
   CHECK((damped * all[1].x - Eigen::MatrixXd::Identity(12, 12)).norm() <= 1e-12);
