@@ -138,6 +138,7 @@ void run_relax(const RelaxArgs& a) {
       fmt::format("{:<11} {:<6} {:>3} {:>9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9}", "encoding",
                   "spectr", "n", "kappa", "s_M", "alpha_min", "w_slow", "tau_pred/s", "tau_meas/s",
                   "ratio");
+  head += fmt::format(" {:>11} {:>9}", "tau_twin/s", "meas/twin");
   for (double e : a.eps)
     head += fmt::format("  {:>22}", fmt::format("t({:.0e}) meas/bound/ref", e));
   std::cout << head << "\n";
@@ -149,6 +150,7 @@ void run_relax(const RelaxArgs& a) {
                     row.encoding, row.label.substr(0, 6), r.size, r.condition_number,
                     r.matrix_scale, r.alpha_min, r.slow_share, r.tau_predicted, r.tau_measured,
                     r.tau_measured / r.tau_predicted);
+    line += fmt::format(" {:>11.4g} {:>9.6f}", r.tau_twin, r.tau_measured / r.tau_twin);
     for (std::size_t k = 0; k < a.eps.size(); ++k) {
       const double refined = r.time_refined[k] / r.tau_predicted;
       line += fmt::format("  {:>6.2f} / {:>5.2f} / {:>5}", r.time_to_eps[k] / r.tau_predicted,
@@ -158,7 +160,9 @@ void run_relax(const RelaxArgs& a) {
     std::cout << line << "\n";
   }
   std::cout << "(alpha_min: smallest eigenvalue of M_hat = (M + damping I) / s_M, so tau_pred = "
-               "R C / alpha_min; w_slow: the slowest eigenspace's share of the start error;\n"
+               "R C / alpha_min, the ideal formula; tau_twin: the realized circuit's slowest "
+               "rate from its elements (op-amp poles, mismatch, grid);\n"
+               " w_slow: the slowest eigenspace's share of the start error;\n"
                " times to eps in units of the predicted tau: measured / bound tau ln(1/eps) / "
                "refined tau ln(w_slow/eps), - where w_slow <= eps)\n";
   for (const auto encoding : encodings) {
@@ -180,7 +184,7 @@ void run_relax(const RelaxArgs& a) {
       // One header line, then data: numpy.genfromtxt(names=True) and pandas.read_csv read it.
       os << "encoding,spectrum,n,kappa,matrix_scale,alpha_min,slow_dimension,slow_share,"
             "tau_predicted,tau_measured,ratio,fit_start,fit_end,fit_points,analog_seconds,"
-            "accepted_points,wall_seconds";
+            "accepted_points,wall_seconds,tau_twin,ratio_twin";
       for (double e : a.eps) {
         os << fmt::format(",t_eps_{0:.0e}_measured,t_eps_{0:.0e}_bound,t_eps_{0:.0e}_refined", e);
       }
@@ -194,6 +198,7 @@ void run_relax(const RelaxArgs& a) {
             r.slow_dimension, r.slow_share, r.tau_predicted,
             r.tau_measured, r.tau_measured / r.tau_predicted, r.fit_start, r.fit_end, r.fit_points,
             r.analog_seconds, r.accepted_points, r.wall_seconds);
+        os << fmt::format(",{:.17g},{:.17g}", r.tau_twin, r.tau_measured / r.tau_twin);
         for (std::size_t k = 0; k < a.eps.size(); ++k) {
           // Empty cells where not reached (measured) or not predicted (refined, w <= eps).
           const auto cell = [](double v) {
@@ -292,7 +297,9 @@ void register_relax(CLI::App& app) {
   // The circuit options relax uses, with relax's own meaning of 0 and of the noise variance.
   add_table_options(cmd, netlist_gen::netlist_option_table(), args->circuit, "",
                     {.only = {"resistance", "capacitance", "opamp_gain", "max_step", "sim_time",
-                              "noise_variance"},
+                              "noise_variance", "gain_compensation", "conductance_bits",
+                              "quantizer", "mismatch", "mismatch_seed", "opamp_gbw",
+                              "opamp_offset"},
                      .help = {{"max_step", "largest simulator step, seconds (0: tau / 20)"},
                               {"sim_time", "simulated seconds (0: tau (ln(1/min eps) + ln 10))"},
                               {"noise_variance", "must be 0 (noiseless)"}}});

@@ -82,6 +82,19 @@ std::string source_name(const Engine& engine, const netlist_gen::NetlistOptions&
                            : "exact OU twin";
 }
 
+// DAC inputs of another right-hand side on the same circuit that clip (as input_values rounds
+// them).
+long values_dac_clipped(const netlist_gen::Netlist& nl, const Eigen::VectorXd& b,
+                        const netlist_gen::NetlistOptions& opt) {
+  if (opt.dac_bits == 0 || b.size() == 0) return 0;
+  const netlist_gen::Converter dac{opt.dac_bits, opt.input_full_scale};
+  const Eigen::VectorXd b_hat = b / netlist_gen::input_values(nl, b, opt).unknown_scales(0) /
+                                nl.summary.matrix_scale;
+  long clipped = 0;
+  for (Eigen::Index i = 0; i < b_hat.size(); ++i) clipped += dac.clips(b_hat(i)) ? 1 : 0;
+  return clipped;
+}
+
 // Final state, noiseless and cold: the netlist run to its simulated time from a cold start; the
 // final node voltages, times the netlist's scales, are the solution. Several right-hand sides:
 // the circuit is parsed once and, before each further run, only the input sources change
@@ -117,6 +130,9 @@ class FinalState final : public SolveEstimator {
     s.report.predicted_tau = nl.summary.predicted_tau;
     RunOptions run;
     run.nodes = netlist_gen::unknown_nodes(nl);
+    const netlist_gen::Converter adc{nl.summary.adc_bits, nl.summary.adc_full_scale};
+    const long conversions_before = engine_.adc_conversions();
+    const long clipped_before = engine_.adc_clipped();
 
     {  // the circuit is removed at the end of this block, inside the measured wall time
       const CircuitGuard guard(session);
@@ -129,8 +145,11 @@ class FinalState final : public SolveEstimator {
           scales = values.unknown_scales;
         }
         const RunResult r = session.run(run);
-        s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, r.final_values)
-                            : netlist_gen::read_out(nl, r.final_values, scales);
+        Eigen::VectorXd volts = r.final_values;
+        engine_.read_adc(adc, volts);
+        s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, volts)
+                            : netlist_gen::read_out(nl, volts, scales);
+        s.report.dac_clipped += c == 0 ? nl.summary.dac_clipped : values_dac_clipped(nl, b.col(c), opt);
         s.report.analog_seconds += r.final_time;
         s.report.run_analog_seconds.push_back(r.final_time);
         s.report.simulator_steps += r.accepted_points;
@@ -138,6 +157,8 @@ class FinalState final : public SolveEstimator {
         backend_.progress.run_done();
       }
     }
+    s.report.adc_conversions = engine_.adc_conversions() - conversions_before;
+    s.report.adc_clipped = engine_.adc_clipped() - clipped_before;
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
@@ -179,11 +200,16 @@ class PerColumn : public SolveEstimator {
       s.report.predicted_tau = model.predicted_tau();
       double analog = 0.0;
       const long steps_before = backend_.engine.simulator_steps();
+      const long conversions_before = backend_.engine.adc_conversions();
+      const long clipped_before = backend_.engine.adc_clipped();
       column(sys, bc, opt, model, starts.size() != 0 ? Eigen::VectorXd(starts.col(c)) : x0, c, s,
              analog);
       s.report.analog_seconds += analog;
       s.report.run_analog_seconds.push_back(analog);
       s.report.simulator_steps += backend_.engine.simulator_steps() - steps_before;
+      s.report.adc_conversions += backend_.engine.adc_conversions() - conversions_before;
+      s.report.adc_clipped += backend_.engine.adc_clipped() - clipped_before;
+      s.report.dac_clipped += model.dac_clipped;
       ++s.report.iterations;
       backend_.progress.run_done();
     }
@@ -221,7 +247,9 @@ class FiniteTime final : public PerColumn {
                              ? t.analog_time * model.tau0
                              : (opt.sim_time > 0 ? opt.sim_time : model.default_sim_time);
     if (!noisy && !engine.is_spice()) {
-      s.x.col(c) = model.mean_at(total, x0);
+      Eigen::VectorXd volts = model.mean_at(total, x0) / model.scale;
+      engine.read_adc(model.adc, volts);
+      s.x.col(c) = model.scale * volts;
       analog = total;
     } else {
       // Noisy held noise (spice, ou held) needs whole noise samples; otherwise one step.
@@ -350,6 +378,8 @@ class Covariance final : public InverseEstimator {
     SampleAccumulator acc;
     double analog = 0.0;
     const long steps_before = engine.simulator_steps();
+    const long conversions_before = engine.adc_conversions();
+    const long clipped_before = engine.adc_clipped();
     const Eigen::VectorXd x0 =
         t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(n));
     engine.run(
@@ -374,6 +404,8 @@ class Covariance final : public InverseEstimator {
     s.report.analog_seconds = analog;
     s.report.run_analog_seconds = {analog};
     s.report.simulator_steps = engine.simulator_steps() - steps_before;
+    s.report.adc_conversions = engine.adc_conversions() - conversions_before;
+    s.report.adc_clipped = engine.adc_clipped() - clipped_before;
     s.report.iterations = 1;
     fill(s.report, model, p, acc.count());
     // Standard errors from the variances the settings imply (with the held-noise factors divided

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -11,7 +12,9 @@
 #include <vector>
 
 #include "tkfac/core/error.hpp"
+#include "circuit_parts.hpp"
 #include "tkfac/netlist_gen/circuit.hpp"
+#include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "nonideal_parts.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 
@@ -228,6 +231,29 @@ std::vector<std::string> apply_real_parts(const NetlistOptions& o, Netlist& nl) 
     h.push_back(fmt::format(
         "          z standard normal in file order from seed {} (the values below are drawn)",
         o.mismatch_seed));
+  }
+  if (opamps > 0 || parts > 0) {
+    const CircuitDynamics d = linear_dynamics(nl.circuit, unknown_nodes(nl));
+    const Eigen::EigenSolver<Eigen::MatrixXd> eig(d.drift, false);
+    const double slowest = eig.eigenvalues().real().minCoeff();
+    if (!(slowest > 0.0)) {
+      const auto& table = netlist_option_table();
+      throw InputError(fmt::format(
+          "{} = {:g}, {} = {:g}: the realized circuit is unstable (slowest rate {:.3g} / s); "
+          "expected a smaller mismatch or a larger gain-bandwidth product",
+          tkfac::options::flag_of(table, "mismatch"), o.mismatch,
+          tkfac::options::flag_of(table, "opamp_gbw"), o.opamp_gbw, slowest));
+    }
+    const double tau = 1.0 / slowest;
+    h.push_back(fmt::format(
+        "Realized dynamics (read from these elements): slowest time constant {:.6g} s = {:.6g} "
+        "x R C / alpha_min{}",
+        tau, tau / nl.summary.predicted_tau,
+        tau > nl.summary.predicted_tau ? "; the transient below is planned for it" : ""));
+    if (tau > nl.summary.predicted_tau) {
+      nl.summary.predicted_tau = tau;
+      plan_transient(o, nl);
+    }
   }
   return h;
 }

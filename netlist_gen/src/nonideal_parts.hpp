@@ -27,7 +27,10 @@ GridMatrix quantize_scaled(const Eigen::MatrixXd& damped, double s_m,
 void apply_dac(const NetlistOptions& options, Eigen::VectorXd& b_hat, Netlist& netlist);
 
 // After an encoding emitted its blocks: the single-pole op-amps, then the mismatch (so the
-// op-amps' internal R and C are perturbed too). Returns the header lines to state.
+// op-amps' internal R and C are perturbed too). With either, the realized circuit's slowest
+// rate (its dynamics read from the elements, circuit_dynamics.hpp) replaces the ideal tau where
+// it is slower, and the transient is planned again for it; an unstable circuit (a rate <= 0) is
+// refused. Call after start_netlist and before add_noise_sources. Returns the header lines.
 std::vector<std::string> apply_real_parts(const NetlistOptions& options, Netlist& netlist);
 
 // The ADC of the read-out (summary.adc_bits, adc_full_scale) and the header lines of the DAC and
