@@ -6,6 +6,8 @@
 
 #include "test_util.hpp"
 #include "tkfac/cosim/backends.hpp"
+#include "tkfac/cosim/relaxation.hpp"
+#include "tkfac/cosim/session.hpp"
 #include "tkfac/cosim/thermodynamic.hpp"
 #include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
@@ -181,4 +183,29 @@ TEST_CASE("real parts: the ADC reads both backends alike, within half an lsb, cl
   CHECK(ou.report.adc_clipped == expected);
   TKFAC_CHECK_REL_NEAR(spice.x, ou.x, 1e-12);
   CHECK((spice.x / scale).cwiseAbs().maxCoeff() == doctest::Approx(0.5));
+}
+
+TEST_CASE("real parts: with single-pole op-amps, measured tau matches the twin's within 2% over a GBW sweep") {
+  // GBW from negligible (1 GHz: tau within 1% of R C / alpha_min) to dominant (100 kHz: tau more
+  // than twice the ideal formula); R C = 1 us. The twin's tau is 1 / min Re(eig(A)) of the
+  // drift read from the netlist's elements, the op-amps' poles included.
+  static tkfac::cosim::Session session;
+  std::mt19937_64 rng(77);
+  for (int n : {3, 6}) {
+    const Eigen::MatrixXd m = tkfac::random_spd(n, 10.0, rng);
+    double negligible = 0.0, dominant = 0.0;
+    for (double gbw : {1e9, 1e7, 1e6, 3e5, 1e5}) {
+      CAPTURE(n);
+      CAPTURE(gbw);
+      ng::NetlistOptions o;
+      o.encoding = ng::Encoding::integrator;
+      o.opamp_gbw = gbw;
+      const cs::RelaxMeasurement r = cs::measure_relaxation(session, m, Eigen::VectorXd(), o);
+      CHECK(r.tau_measured / r.tau_twin == doctest::Approx(1.0).epsilon(0.02));
+      if (gbw == 1e9) negligible = r.tau_measured / r.tau_predicted;
+      if (gbw == 1e5) dominant = r.tau_measured / r.tau_predicted;
+    }
+    CHECK(negligible < 1.01);
+    CHECK(dominant > 2.0);
+  }
 }
