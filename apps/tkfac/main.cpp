@@ -76,6 +76,7 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
   tkfac::cli::register_relax(app);
   tkfac::cli::register_sample(app);
   tkfac::cli::register_profile(app);
+  tkfac::cli::register_robustness(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
