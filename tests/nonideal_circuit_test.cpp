@@ -2,7 +2,14 @@
 // matrix it realizes, the `ou` twin and ngspice agree on it, and the ADC is applied alike on
 // both sides.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli_helpers.hpp"
 
 #include "test_util.hpp"
 #include "tkfac/cosim/backends.hpp"
@@ -207,5 +214,46 @@ TEST_CASE("real parts: with single-pole op-amps, measured tau matches the twin's
     }
     CHECK(negligible < 1.01);
     CHECK(dominant > 2.0);
+  }
+}
+
+TEST_CASE("cli: robustness runs a short sweep, writes its table and plot; bad values exit 2") {
+  tkfac::test::ScratchDir dir("robustness-cli");
+  const std::string csv = dir.file("r.csv"), png = dir.file("r.png");
+  const auto r = tkfac::test::run_tkfac(fmt::format(
+      "robustness --steps 4 --seeds 2 --eval-every 2 --eval-limit 200 --inverse-interval 2 "
+      "--conductance-bits 4 0 --adc-bits 8 --mismatch 0 0.01 --gbw 0 1e6 --csv {} --plot {}",
+      csv, png));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const char* row : {"baseline          adam", "baseline          kfac full",
+                          "conductance bits  4", "ADC bits          8", "mismatch          1%",
+                          "op-amp GBW        1e+06 Hz"}) {
+    CHECK(r.output.find(row) != std::string::npos);
+  }
+  std::ifstream in(csv);
+  std::string header, line;
+  std::getline(in, header);
+  CHECK(header == "sweep,setting,step,test_accuracy_mean,test_accuracy_sd,seeds");
+  int rows = 0;
+  while (std::getline(in, line)) ++rows;
+  CHECK(rows == 6 * 2);  // 6 configurations x evaluations at steps 2 and 4
+  CHECK(std::filesystem::file_size(png) > 1000);
+
+  for (const auto& [args, flag] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"robustness --mismatch 0.7", "--mismatch"},
+           {"robustness --adc-bits 1", "--adc-bits"},
+           {"robustness --backend cg", "--backend"},
+           {fmt::format("netlist --matrix {}/circuits/system3_M.csv --conductance-bits 40",
+                        TKFAC_SOURCE_DIR),
+            "--conductance-bits"},
+           {fmt::format("netlist --matrix {}/circuits/system3_M.csv --mismatch -1",
+                        TKFAC_SOURCE_DIR),
+            "--mismatch"}}) {
+    const auto bad = tkfac::test::run_tkfac(args);
+    INFO(args << ": " << bad.output);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.output.find(flag) != std::string::npos);
   }
 }

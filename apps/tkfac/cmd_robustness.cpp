@@ -17,6 +17,8 @@
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/output_file.hpp"
 #include "tkfac/kfac/dataset.hpp"
+#include "tkfac/kfac/kfac_options.hpp"
+#include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/kfac/mlp.hpp"
 #include "tkfac/kfac/optimizer_factory.hpp"
 #include "tkfac/kfac/trainer.hpp"
@@ -25,6 +27,14 @@ namespace tkfac::cli {
 namespace {
 
 namespace kf = tkfac::kfac;
+
+// The flags this command shares with the option tables (each is written once, in its table).
+std::string netlist_flag(const char* field) {
+  return options::flag_of(netlist_gen::netlist_option_table(), field);
+}
+std::string kfac_flag(const char* field) {
+  return options::flag_of(kf::kfac_option_table(), field);
+}
 
 struct RobustnessArgs {
   std::string data_dir = kf::FashionMnistOptions{}.directory;
@@ -118,21 +128,22 @@ void run_robustness(const RobustnessArgs& a) {
     throw InputError(fmt::format("--eval-every: {} is not a positive count", a.eval_every));
   }
   if (a.inverse_interval < 1) {
-    throw InputError(
-        fmt::format("--inverse-interval: {} is not a positive count", a.inverse_interval));
+    throw InputError(fmt::format("{}: {} is not a positive count",
+                                 kfac_flag("inverse_update_interval"), a.inverse_interval));
   }
-  const auto check_bits = [](const std::vector<int>& bits, const char* option) {
+  const auto check_bits = [](const std::vector<int>& bits, const std::string& option) {
     for (int b : bits) {
       if (b != 0 && (b < 2 || b > 24)) {
         throw InputError(fmt::format("{}: {} is not 0 (full precision) or 2..24 bits", option, b));
       }
     }
   };
-  check_bits(a.conductance_bits, "--conductance-bits");
-  check_bits(a.adc_bits, "--adc-bits");
+  check_bits(a.conductance_bits, netlist_flag("conductance_bits"));
+  check_bits(a.adc_bits, netlist_flag("adc_bits"));
   for (double s : a.mismatch) {
     if (!(s >= 0.0 && s < 0.5)) {
-      throw InputError(fmt::format("--mismatch: {} is not a relative tolerance in [0, 0.5)", s));
+      throw InputError(fmt::format("{}: {} is not a relative tolerance in [0, 0.5)",
+                                   netlist_flag("mismatch"), s));
     }
   }
   for (double g : a.gbw) {
@@ -310,18 +321,18 @@ void register_robustness(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--eval-limit", a->eval_limit, "test examples per evaluation (0: all)")
       ->capture_default_str();
-  cmd->add_option("--inverse-interval", a->inverse_interval, "steps between K-FAC inverse refreshes")
+  cmd->add_option(kfac_flag("inverse_update_interval"), a->inverse_interval, "steps between K-FAC inverse refreshes")
       ->capture_default_str();
   cmd->add_option("--backend", a->backend,
                   "ou (the exact twin of each circuit) | spice (ngspice; much slower, an "
                   "estimate is printed after the first runs)")
       ->capture_default_str();
-  cmd->add_option("--conductance-bits", a->conductance_bits,
+  cmd->add_option(netlist_flag("conductance_bits"), a->conductance_bits,
                   "conductance bits to sweep (0: full precision)")
       ->capture_default_str();
-  cmd->add_option("--adc-bits", a->adc_bits, "ADC bits to sweep (0: full precision)")
+  cmd->add_option(netlist_flag("adc_bits"), a->adc_bits, "ADC bits to sweep (0: full precision)")
       ->capture_default_str();
-  cmd->add_option("--mismatch", a->mismatch, "relative mismatch to sweep")->capture_default_str();
+  cmd->add_option(netlist_flag("mismatch"), a->mismatch, "relative mismatch to sweep")->capture_default_str();
   cmd->add_option("--gbw", a->gbw,
                   "op-amp gain-bandwidth products to sweep, Hz (0: ideal; integrator encoding)")
       ->capture_default_str();

@@ -249,7 +249,9 @@ std::vector<std::string> apply_real_parts(const NetlistOptions& o, Netlist& nl) 
         "Realized dynamics (read from these elements): slowest time constant {:.6g} s = {:.6g} "
         "x R C / alpha_min{}",
         tau, tau / nl.summary.predicted_tau,
-        tau > nl.summary.predicted_tau ? "; the transient below is planned for it" : ""));
+        tau > nl.summary.predicted_tau
+            ? "; the predicted tau and transient plan above are this realized value"
+            : ""));
     if (tau > nl.summary.predicted_tau) {
       nl.summary.predicted_tau = tau;
       plan_transient(o, nl);
