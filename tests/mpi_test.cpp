@@ -265,6 +265,9 @@ TEST_CASE("solution codec: every field comes back bit for bit") {
   r.standard_error = 0.01;
   r.standard_errors = Eigen::MatrixXd::Random(3, 2);
   r.run_analog_seconds = {1e-6, 2e-6};
+  r.adc_conversions = 40;
+  r.adc_clipped = 3;
+  r.dac_clipped = 2;
   tkfac::parallel::ByteWriter w;
   w.put_solution(s);
   tkfac::parallel::ByteReader in(w.bytes().data(), w.bytes().size());
@@ -281,4 +284,5 @@ TEST_CASE("solution codec: every field comes back bit for bit") {
          u.sample_interval == r.sample_interval && u.samples == r.samples &&
          u.effective_samples == r.effective_samples && u.standard_error == r.standard_error));
   CHECK(u.run_analog_seconds == r.run_analog_seconds);
+  CHECK((u.adc_conversions == 40 && u.adc_clipped == 3 && u.dac_clipped == 2));
 }

@@ -194,7 +194,9 @@ TEST_CASE("options: each table describes every field of its struct") {
         std::set<std::string>{"encoding", "resistance", "capacitance", "opamp_gain",
                               "gain_compensation", "scaling", "input_full_scale", "damping",
                               "sim_time", "target_rel_error", "noise_variance", "noise_sample_time",
-                              "noise_follows", "noise_seed", "max_step"});  // initial_state
+                              "noise_follows", "noise_seed", "max_step", "conductance_bits",
+                              "quantizer", "dac_bits", "adc_bits", "adc_full_scale", "mismatch",
+                              "mismatch_seed", "opamp_gbw", "opamp_offset"});  // initial_state
   CHECK(names(cs::thermo_option_table()) ==
         std::set<std::string>{"burn_in", "window", "target_standard_error", "inverse_precision",
                               "covariance_runs", "analog_time", "start", "inverse_method",

@@ -114,7 +114,7 @@ void each_field(M& r, F&& f) {
   f(r.size), f(r.condition_number), f(r.alpha_min), f(r.matrix_scale), f(r.slow_dimension);
   f(r.slow_share), f(r.tau_predicted), f(r.tau_measured), f(r.fit_start), f(r.fit_end);
   f(r.fit_points), f(r.eps_levels), f(r.time_to_eps), f(r.time_bound), f(r.time_refined);
-  f(r.analog_seconds), f(r.accepted_points), f(r.wall_seconds);
+  f(r.analog_seconds), f(r.accepted_points), f(r.wall_seconds), f(r.tau_twin);
 }
 
 std::string encode(const cosim::RelaxMeasurement& r) {
@@ -225,20 +225,23 @@ void run_relax(const RelaxArgs& a) {
   bar.finish();
 
   // Table.
-  std::string head = fmt::format("{:<11} {:<6} {:>3} {:>9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9}",
-                                 "encoding", "spectr", "n", "kappa", "s_M", "alpha_min", "w_slow",
-                                 "tau_pred/s", "tau_meas/s", "ratio");
+  std::string head =
+      fmt::format("{:<11} {:<6} {:>3} {:>9} {:>9} {:>10} {:>9} {:>11} {:>11} {:>9}", "encoding",
+                  "spectr", "n", "kappa", "s_M", "alpha_min", "w_slow", "tau_pred/s", "tau_meas/s",
+                  "ratio");
+  head += fmt::format(" {:>11} {:>9}", "tau_twin/s", "meas/twin");
   for (double e : a.eps)
     head += fmt::format("  {:>22}", fmt::format("t({:.0e}) meas/bound/ref", e));
   std::cout << head << "\n";
   for (const Row& row : rows) {
     const auto& r = row.r;
-    std::string line = fmt::format(
-        "{:<11} {:<6} {:>3} {:>9.4g} {:>9.4g} {:>10.4g} {:>9.3g} {:>11.4g} {:>11.4g} "
-        "{:>9.6f}",
-        row.encoding, row.label.substr(0, 6), r.size, r.condition_number, r.matrix_scale,
-        r.alpha_min, r.slow_share, r.tau_predicted, r.tau_measured,
-        r.tau_measured / r.tau_predicted);
+    std::string line =
+        fmt::format("{:<11} {:<6} {:>3} {:>9.4g} {:>9.4g} {:>10.4g} {:>9.3g} {:>11.4g} {:>11.4g} "
+                    "{:>9.6f}",
+                    row.encoding, row.label.substr(0, 6), r.size, r.condition_number,
+                    r.matrix_scale, r.alpha_min, r.slow_share, r.tau_predicted, r.tau_measured,
+                    r.tau_measured / r.tau_predicted);
+    line += fmt::format(" {:>11.4g} {:>9.6f}", r.tau_twin, r.tau_measured / r.tau_twin);
     for (std::size_t k = 0; k < a.eps.size(); ++k) {
       const double refined = r.time_refined[k] / r.tau_predicted;
       line += fmt::format("  {:>6.2f} / {:>5.2f} / {:>5}", r.time_to_eps[k] / r.tau_predicted,
@@ -248,7 +251,9 @@ void run_relax(const RelaxArgs& a) {
     std::cout << line << "\n";
   }
   std::cout << "(alpha_min: smallest eigenvalue of M_hat = (M + damping I) / s_M, so tau_pred = "
-               "R C / alpha_min; w_slow: the slowest eigenspace's share of the start error;\n"
+               "R C / alpha_min, the ideal formula; tau_twin: the realized circuit's slowest "
+               "rate from its elements (op-amp poles, mismatch, grid);\n"
+               " w_slow: the slowest eigenspace's share of the start error;\n"
                " times to eps in units of the predicted tau: measured / bound tau ln(1/eps) / "
                "refined tau ln(w_slow/eps), - where w_slow <= eps)\n";
   for (const auto encoding : encodings) {
@@ -270,7 +275,7 @@ void run_relax(const RelaxArgs& a) {
       // One header line, then data: numpy.genfromtxt(names=True) and pandas.read_csv read it.
       os << "encoding,spectrum,n,kappa,matrix_scale,alpha_min,slow_dimension,slow_share,"
             "tau_predicted,tau_measured,ratio,fit_start,fit_end,fit_points,analog_seconds,"
-            "accepted_points,wall_seconds";
+            "accepted_points,wall_seconds,tau_twin,ratio_twin";
       for (double e : a.eps) {
         os << fmt::format(",t_eps_{0:.0e}_measured,t_eps_{0:.0e}_bound,t_eps_{0:.0e}_refined", e);
       }
@@ -284,6 +289,7 @@ void run_relax(const RelaxArgs& a) {
             r.slow_dimension, r.slow_share, r.tau_predicted, r.tau_measured,
             r.tau_measured / r.tau_predicted, r.fit_start, r.fit_end, r.fit_points,
             r.analog_seconds, r.accepted_points, r.wall_seconds);
+        os << fmt::format(",{:.17g},{:.17g}", r.tau_twin, r.tau_measured / r.tau_twin);
         for (std::size_t k = 0; k < a.eps.size(); ++k) {
           // Empty cells where not reached (measured) or not predicted (refined, w <= eps).
           const auto cell = [](double v) {
@@ -384,7 +390,9 @@ void register_relax(CLI::App& app) {
   // The circuit options relax uses, with relax's own meaning of 0 and of the noise variance.
   add_table_options(cmd, netlist_gen::netlist_option_table(), args->circuit, "",
                     {.only = {"resistance", "capacitance", "opamp_gain", "max_step", "sim_time",
-                              "noise_variance"},
+                              "noise_variance", "gain_compensation", "conductance_bits",
+                              "quantizer", "mismatch", "mismatch_seed", "opamp_gbw",
+                              "opamp_offset"},
                      .help = {{"max_step", "largest simulator step, seconds (0: tau / 20)"},
                               {"sim_time", "simulated seconds (0: tau (ln(1/min eps) + ln 10))"},
                               {"noise_variance", "must be 0 (noiseless)"}}});

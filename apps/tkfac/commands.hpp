@@ -14,5 +14,6 @@ void register_train(CLI::App& app);
 void register_relax(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_profile(CLI::App& app);
+void register_robustness(CLI::App& app);
 
 }  // namespace tkfac::cli

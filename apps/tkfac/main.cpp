@@ -118,6 +118,7 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
   tkfac::cli::register_relax(app);
   tkfac::cli::register_sample(app);
   tkfac::cli::register_profile(app);
+  tkfac::cli::register_robustness(app);
   check_integer_options(app);
   try {
     app.parse(argc, argv);

@@ -34,6 +34,12 @@ solver::ThermoOptions ThermoArgs::resolve(Eigen::Index n) const {
 }
 
 void print_thermo_report(std::ostream& out, const solver::SolveReport& r) {
+  // Converters (--adc-bits, --dac-bits): clipping is reported, never silent.
+  if (r.adc_conversions > 0) {
+    out << fmt::format("ADC read-outs      {}, {} clipped at full scale\n", r.adc_conversions,
+                       r.adc_clipped);
+  }
+  if (r.dac_clipped > 0) out << fmt::format("DAC inputs clipped {}\n", r.dac_clipped);
   if (r.estimator.empty()) return;
   out << fmt::format("estimator          {}\n", r.estimator);
   if (r.estimator == "final state") return;

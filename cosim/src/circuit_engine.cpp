@@ -52,7 +52,16 @@ void OuEngine::run(const System&, const Eigen::VectorXd&, netlist_gen::NetlistOp
                    const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
                    int run_index, const Sink& sink, double& analog_seconds) {
   OuProcess ou(model, shape_, run_seed(options.noise_seed, run_index));
-  ou.run(x0, interval, steps, sink);
+  if (model.adc.ideal()) {
+    ou.run(x0, interval, steps, sink);
+  } else {
+    Eigen::VectorXd volts;
+    ou.run(x0, interval, steps, [&](double t, const Eigen::VectorXd& x) {
+      volts = x / model.scale;
+      read_adc(model.adc, volts);
+      sink(t, model.scale * volts);
+    });
+  }
   analog_seconds = interval * static_cast<double>(steps);
   simulator_steps_ += steps;
 }
@@ -80,10 +89,14 @@ void SpiceEngine::run(const System& sys, const Eigen::VectorXd& b,
   const netlist_gen::Netlist nl = sys.netlist(b, options);
   RunOptions ro;
   ro.nodes = netlist_gen::unknown_nodes(nl);
+  const netlist_gen::Converter adc{nl.summary.adc_bits, nl.summary.adc_full_scale};
+  Eigen::VectorXd volts;
   GridSampler grid(interval, interval, [&](double t, const Eigen::VectorXd& v) {
     const long k = std::lround(t / interval);
     if (k < 1 || k > steps) return;
-    sink(t, netlist_gen::read_out(nl, v));
+    volts = v;
+    read_adc(adc, volts);
+    sink(t, netlist_gen::read_out(nl, volts));
   });
   ro.observer = [&](double t, const Eigen::VectorXd& v) { grid.add(t, v); };
   const CircuitGuard guard(spice);

@@ -49,9 +49,20 @@ class Engine {
   // Time points of every run so far (ngspice's accepted points; the twin's exact steps): the
   // estimators report the difference over a solve.
   long simulator_steps() const { return simulator_steps_; }
+  // The ADC of a read-out (the same on both engines, docs/DESIGN.md section 6a): node voltages
+  // through `adc`, in place; conversions and clips are counted like the steps.
+  void read_adc(const netlist_gen::Converter& adc, Eigen::VectorXd& volts) {
+    if (adc.ideal()) return;
+    adc_clipped_ += adc.convert_all(volts);
+    adc_conversions_ += volts.size();
+  }
+  long adc_conversions() const { return adc_conversions_; }
+  long adc_clipped() const { return adc_clipped_; }
 
  protected:
   long simulator_steps_ = 0;
+  long adc_conversions_ = 0;
+  long adc_clipped_ = 0;
 };
 
 class OuEngine final : public Engine {

@@ -85,6 +85,19 @@ std::string source_name(const Engine& engine, const netlist_gen::NetlistOptions&
                            : "exact OU twin";
 }
 
+// DAC inputs of another right-hand side on the same circuit that clip (as input_values rounds
+// them).
+long values_dac_clipped(const netlist_gen::Netlist& nl, const Eigen::VectorXd& b,
+                        const netlist_gen::NetlistOptions& opt) {
+  if (opt.dac_bits == 0 || b.size() == 0) return 0;
+  const netlist_gen::Converter dac{opt.dac_bits, opt.input_full_scale};
+  const Eigen::VectorXd b_hat = b / netlist_gen::input_values(nl, b, opt).unknown_scales(0) /
+                                nl.summary.matrix_scale;
+  long clipped = 0;
+  for (Eigen::Index i = 0; i < b_hat.size(); ++i) clipped += dac.clips(b_hat(i)) ? 1 : 0;
+  return clipped;
+}
+
 // Final state, noiseless and cold: the netlist run to its simulated time from a cold start; the
 // final node voltages, times the netlist's scales, are the solution. Several right-hand sides:
 // the circuit is parsed once and, before each further run, only the input sources change
@@ -120,6 +133,9 @@ class FinalState final : public SolveEstimator {
     s.report.predicted_tau = nl.summary.predicted_tau;
     RunOptions run;
     run.nodes = netlist_gen::unknown_nodes(nl);
+    const netlist_gen::Converter adc{nl.summary.adc_bits, nl.summary.adc_full_scale};
+    const long conversions_before = engine_.adc_conversions();
+    const long clipped_before = engine_.adc_clipped();
 
     {  // the circuit is removed at the end of this block, inside the measured wall time
       const CircuitGuard guard(session);
@@ -132,8 +148,11 @@ class FinalState final : public SolveEstimator {
           scales = values.unknown_scales;
         }
         const RunResult r = session.run(run);
-        s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, r.final_values)
-                            : netlist_gen::read_out(nl, r.final_values, scales);
+        Eigen::VectorXd volts = r.final_values;
+        engine_.read_adc(adc, volts);
+        s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, volts)
+                            : netlist_gen::read_out(nl, volts, scales);
+        s.report.dac_clipped += c == 0 ? nl.summary.dac_clipped : values_dac_clipped(nl, b.col(c), opt);
         s.report.analog_seconds += r.final_time;
         s.report.run_analog_seconds.push_back(r.final_time);
         s.report.simulator_steps += r.accepted_points;
@@ -141,6 +160,8 @@ class FinalState final : public SolveEstimator {
         backend_.progress.run_done();
       }
     }
+    s.report.adc_conversions = engine_.adc_conversions() - conversions_before;
+    s.report.adc_clipped = engine_.adc_clipped() - clipped_before;
     s.report.wall_seconds = seconds_since(start);
     return s;
   }
@@ -182,11 +203,16 @@ class PerColumn : public SolveEstimator {
       s.report.predicted_tau = model.predicted_tau();
       double analog = 0.0;
       const long steps_before = backend_.engine.simulator_steps();
+      const long conversions_before = backend_.engine.adc_conversions();
+      const long clipped_before = backend_.engine.adc_clipped();
       column(sys, bc, opt, model, starts.size() != 0 ? Eigen::VectorXd(starts.col(c)) : x0, c, s,
              analog);
       s.report.analog_seconds += analog;
       s.report.run_analog_seconds.push_back(analog);
       s.report.simulator_steps += backend_.engine.simulator_steps() - steps_before;
+      s.report.adc_conversions += backend_.engine.adc_conversions() - conversions_before;
+      s.report.adc_clipped += backend_.engine.adc_clipped() - clipped_before;
+      s.report.dac_clipped += model.dac_clipped;
       ++s.report.iterations;
       backend_.progress.run_done();
     }
@@ -224,7 +250,9 @@ class FiniteTime final : public PerColumn {
                              ? t.analog_time * model.tau0
                              : (opt.sim_time > 0 ? opt.sim_time : model.default_sim_time);
     if (!noisy && !engine.is_spice()) {
-      s.x.col(c) = model.mean_at(total, x0);
+      Eigen::VectorXd volts = model.mean_at(total, x0) / model.scale;
+      engine.read_adc(model.adc, volts);
+      s.x.col(c) = model.scale * volts;
       analog = total;
     } else {
       // Noisy held noise (spice, ou held) needs whole noise samples; otherwise one step.
@@ -414,6 +442,8 @@ class Covariance final : public InverseEstimator {
     SampleAccumulator acc;
     double analog = 0.0;
     const long steps_before = engine.simulator_steps();
+    const long conversions_before = engine.adc_conversions();
+    const long clipped_before = engine.adc_clipped();
     const Eigen::VectorXd x0 =
         t.start == "warm" ? t.warm_start : Eigen::VectorXd(Eigen::VectorXd::Zero(n));
     engine.run(
@@ -440,6 +470,8 @@ class Covariance final : public InverseEstimator {
     s.report.analog_seconds = analog;
     s.report.run_analog_seconds = {analog};
     s.report.simulator_steps = engine.simulator_steps() - steps_before;
+    s.report.adc_conversions = engine.adc_conversions() - conversions_before;
+    s.report.adc_clipped = engine.adc_clipped() - clipped_before;
     s.report.iterations = 1;
     s.report.samples = acc.count();
     s.report.wall_seconds = seconds_since(start);
@@ -459,7 +491,7 @@ class Covariance final : public InverseEstimator {
     SampleAccumulator acc;
     double analog = 0.0;
     std::vector<double> run_analog;
-    long steps = 0;
+    long steps = 0, conversions = 0, clipped = 0;
     for (const Solution& piece : pieces) {
       if (piece.x.rows() != n || piece.x.cols() != n + 1) {
         throw std::logic_error("covariance: a segment's moments have the wrong shape");
@@ -470,6 +502,8 @@ class Covariance final : public InverseEstimator {
       run_analog.insert(run_analog.end(), piece.report.run_analog_seconds.begin(),
                         piece.report.run_analog_seconds.end());
       steps += piece.report.simulator_steps;
+      conversions += piece.report.adc_conversions;
+      clipped += piece.report.adc_clipped;
     }
     const int runs = segments_of();
     const long per_run = acc.count() / runs;  // every segment keeps the plan's samples
@@ -486,6 +520,8 @@ class Covariance final : public InverseEstimator {
     s.report.analog_seconds = analog;
     s.report.run_analog_seconds = std::move(run_analog);
     s.report.simulator_steps = steps;
+    s.report.adc_conversions = conversions;
+    s.report.adc_clipped = clipped;
     s.report.iterations = runs;
     fill(s.report, model, su.plan, per_run);
     s.report.samples = acc.count();

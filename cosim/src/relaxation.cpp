@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
 
@@ -57,11 +59,13 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
   r.size = static_cast<int>(n);
   r.condition_number = nl.summary.condition_number;
   r.alpha_min = nl.summary.alpha_min;
-  r.tau_predicted = tau;
+  // The ideal formula (the netlist plans for the realized tau where that is slower).
+  r.tau_predicted = options.resistance * options.capacitance / nl.summary.alpha_min;
   r.eps_levels = eps_levels;
 
   Eigen::MatrixXd damped = m;
   damped.diagonal().array() += options.damping;
+  if (nl.realized_matrix.size() != 0) damped = nl.realized_matrix;  // conductance bits
   const Eigen::MatrixXd m_hat = 0.5 * (damped + damped.transpose()) / nl.summary.matrix_scale;
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(m_hat);
   // The slowest eigenspace: every eigenvalue within kSameRate of alpha_min decays at its rate (a
@@ -71,7 +75,15 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
   Eigen::Index slow_dim = 1;
   while (slow_dim < n && eig.eigenvalues()(slow_dim) <= alpha0 * (1.0 + kSameRate)) ++slow_dim;
   const Eigen::MatrixXd q = eig.eigenvectors().leftCols(slow_dim);
-  const Eigen::VectorXd v_eq = m_hat.llt().solve(b / nl.summary.rhs_scale);
+  // The realized circuit's equilibrium and slowest rate, from its own elements.
+  const netlist_gen::CircuitDynamics dyn =
+      netlist_gen::linear_dynamics(nl.circuit, netlist_gen::unknown_nodes(nl));
+  const Eigen::VectorXd v_eq =
+      dyn.output_map * dyn.drift.partialPivLu().solve(dyn.forcing) + dyn.output_offset;
+  {
+    const Eigen::EigenSolver<Eigen::MatrixXd> rates(dyn.drift, false);
+    r.tau_twin = 1.0 / rates.eigenvalues().real().minCoeff();
+  }
   const double norm_eq = v_eq.norm();
   const double c0 = (q.transpose() * v_eq).norm();
   r.slow_dimension = static_cast<int>(slow_dim);

@@ -95,6 +95,8 @@ ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::
   model.voltage_noise_variance = s.voltage_noise_variance;
   model.noise_sample_time = s.noise_sample_time;
   model.default_sim_time = s.sim_time;
+  model.adc = {s.adc_bits, s.adc_full_scale};
+  model.dac_clipped = s.dac_clipped;
   if (view == CircuitView::none) return model;
   // Outputs by unknown index, so the dynamics' outputs are x / scale.
   model.circuit = std::make_shared<const netlist_gen::CircuitDynamics>(
@@ -103,6 +105,13 @@ ThermoModel make_thermo_model(const netlist_gen::Netlist& netlist, const Eigen::
 }
 
 Eigen::VectorXd circuit_state(const netlist_gen::CircuitDynamics& d, const Eigen::VectorXd& v) {
+  // More capacitors than outputs (single-pole op-amps, whose outputs follow their internal
+  // poles): only a cold start is defined, every capacitor at 0 V (NetlistOptions refuses a warm
+  // start with them).
+  if (d.output_map.cols() > d.output_map.rows() && v.size() == d.output_map.rows() &&
+      (v - d.output_offset).cwiseAbs().maxCoeff() <= 1e-300) {
+    return Eigen::VectorXd::Zero(d.output_map.cols());
+  }
   if (d.output_map.rows() != d.output_map.cols() || v.size() != d.output_map.rows()) {
     throw InputError(fmt::format(
         "start state: has {} entries for a circuit of {} outputs and {} capacitors; expected "

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "circuit_parts.hpp"
+#include "nonideal_parts.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/report.hpp"
 
@@ -201,13 +202,21 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
         options.initial_state.size(), n));
   }
 
+  if (options.conductance_bits > 0) {
+    throw InputError(fmt::format(
+        "{} = {}: programmable conductances are not built for the activation encoding yet; "
+        "expected the behavioral or integrator encoding, or {} 0",
+        tkfac::options::flag_of(netlist_option_table(), "conductance_bits"),
+        options.conductance_bits,
+        tkfac::options::flag_of(netlist_option_table(), "conductance_bits")));
+  }
   const double lambda = options.damping;
   const double s_m =
       options.scaling == Scaling::max_entry ? activation_matrix_scale(a, lambda) : 1.0;
   const double s_b = rhs_scale(rhs, options);
   const Eigen::MatrixXd f = a / std::sqrt(static_cast<double>(batch) * s_m);
   const double mu = lambda / s_m;
-  const Eigen::VectorXd b_hat = rhs.size() == 0 ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(rhs / s_b);
+  Eigen::VectorXd b_hat = rhs.size() == 0 ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(rhs / s_b);
   Eigen::VectorXd v0;
   if (options.initial_state.size() != 0) v0 = options.initial_state * (s_m / s_b);
 
@@ -220,6 +229,7 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   const double tau0 = options.resistance * options.capacitance;
   const bool noisy = options.noise_variance > 0.0;
 
+  detail::apply_dac(options, b_hat, nl);
   const Conductances g = conductances(f, mu, options);
   std::vector<bool> neg_row(static_cast<std::size_t>(n), false);
   std::vector<bool> pos_col(static_cast<std::size_t>(batch), false);
@@ -321,6 +331,18 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   for (Eigen::Index i = 0; i < n; ++i) {
     nl.unknowns.push_back({static_cast<int>(i), fmt::format("o_{}", i), s_b / s_m});
   }
+  std::vector<std::string> real_parts = detail::apply_real_parts(options, nl);
+  if (options.adc_bits > 0) {
+    Eigen::MatrixXd m_hat = activation_matrix(a);
+    m_hat.diagonal().array() += lambda;
+    for (std::string& line : detail::add_converters(options, m_hat / s_m, b_hat, nl)) {
+      real_parts.push_back(line);
+    }
+  } else {
+    for (std::string& line : detail::add_converters(options, Eigen::MatrixXd(), b_hat, nl)) {
+      real_parts.push_back(line);
+    }
+  }
   // Noise into the summing nodes s_i, as in the integrator encoding: the integrator of unknown
   // i obeys the same C dV/dt = -g0 (M_hat V - b_hat) + i_noise, so the sizing is the same.
   detail::add_noise_sources(options, "s", nl);
@@ -374,6 +396,7 @@ Netlist make_activation_netlist(const Eigen::MatrixXd& a, const Eigen::VectorXd&
   }
   detail::add_transient_header(
       options, noisy ? activation_inverse_diagonal(a, lambda) : Eigen::VectorXd(), nl);
+  for (std::string& line : real_parts) h.push_back(std::move(line));
   const ComponentCounts count = count_components(nl.circuit);
   h.push_back(fmt::format(
       "Components: {} capacitors, {} resistors ({} in the two arrays), {} op-amps (VCVS), {} "

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "circuit_parts.hpp"
+#include "nonideal_parts.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/report.hpp"
 
@@ -109,7 +110,9 @@ void behavioral(const Scaled& s, const NetlistOptions& o, Netlist& nl) {
 Eigen::MatrixXd array_conductances(const Eigen::MatrixXd& m_hat, const NetlistOptions& o) {
   const double g0 = 1.0 / o.resistance;
   Eigen::MatrixXd g = g0 * m_hat.cwiseAbs();
-  if (!o.gain_compensation) return g;
+  // Programmable conductances take grid values: no trim (the finite gain's error is then the
+  // circuit's, and its twin's).
+  if (!o.gain_compensation || o.conductance_bits > 0) return g;
   const double a = o.opamp_gain;
   const double rho = a / (a + 2.0);
   for (Eigen::Index i = 0; i < m_hat.rows(); ++i) {
@@ -343,8 +346,13 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   Scaled s;
   Eigen::MatrixXd damped = m;
   damped.diagonal().array() += options.damping;
-  s.s_m = options.scaling == Scaling::max_entry ? damped.cwiseAbs().maxCoeff() : 1.0;
-  s.m_hat = damped / s.s_m;
+  // Conductance bits put M_hat on the grid (and may raise s_M): from here on M_hat is the
+  // realized matrix, whose eigenvalues and tau the netlist states.
+  detail::GridMatrix grid = detail::quantize_scaled(
+      damped, options.scaling == Scaling::max_entry ? damped.cwiseAbs().maxCoeff() : 1.0,
+      options);
+  s.s_m = grid.s_m;
+  s.m_hat = std::move(grid.m_hat);
   s.s_b = rhs_scale(b, options);
   s.b_hat = b.size() == 0 ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(b / s.s_b);
   if (options.initial_state.size() != 0) s.v0 = options.initial_state * (s.s_m / s.s_b);
@@ -359,11 +367,18 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   MatrixSummary& sum = nl.summary;
   const double tau0 = options.resistance * options.capacitance;
   const bool noisy = options.noise_variance > 0.0;
+  nl.realized_matrix = std::move(grid.realized);
+  detail::apply_dac(options, s.b_hat, nl);
 
   if (options.encoding == Encoding::behavioral) {
     behavioral(s, options, nl);
   } else {
     integrator(s, options, nl);
+  }
+  std::vector<std::string> real_parts = std::move(grid.header);
+  for (std::string& line : detail::apply_real_parts(options, nl)) real_parts.push_back(line);
+  for (std::string& line : detail::add_converters(options, s.m_hat, s.b_hat, nl)) {
+    real_parts.push_back(line);
   }
   detail::add_noise_sources(options, options.encoding == Encoding::behavioral ? "x" : "s", nl);
   // Integration method: Gear-2 (maxord=2 is ngspice's default for gear, stated to be sure: BDF
@@ -411,7 +426,7 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
   h.push_back(fmt::format("R = {:.6g} ohm, C = {:.6g} F, tau0 = R C = {:.6g} s", options.resistance,
                           options.capacitance, tau0));
   if (options.encoding == Encoding::integrator) {
-    if (options.gain_compensation) {
+    if (options.gain_compensation && options.conductance_bits == 0) {
       h.push_back(fmt::format("Op-amp gain A = {:.6g}: resistors trimmed for it (the array's",
                               options.opamp_gain));
       h.push_back("          values differ from R/|m_hat_ij| by O(1/A)), so the equilibrium");
@@ -435,6 +450,7 @@ Netlist make_netlist(const Eigen::MatrixXd& m, const Eigen::VectorXd& b,
     h.push_back(fmt::format("Warm start: capacitor IC = the start state / scale (V0 max |{:.6g}| V)",
                             s.v0.cwiseAbs().maxCoeff()));
   }
+  for (std::string& line : real_parts) h.push_back(std::move(line));
   const ComponentCounts c = count_components(nl.circuit);
   h.push_back(
       fmt::format("Components: {} capacitors, {} resistors, {} op-amps (VCVS), {} VCCS, {} "
@@ -451,8 +467,9 @@ InputValues input_values(const Netlist& netlist, const Eigen::VectorXd& b,
   check_rhs(b, netlist.summary.size, "b");
   const double s_b = rhs_scale(b, options);
   InputValues out;
+  const Converter dac{options.dac_bits, options.input_full_scale};  // as make_netlist's inputs
   for (const InputSource& in : netlist.inputs) {
-    const double b_hat = b.size() == 0 ? 0.0 : b(in.index) / s_b;
+    const double b_hat = dac.convert(b.size() == 0 ? 0.0 : b(in.index) / s_b);
     out.sources.emplace_back(in.element, in.gain * b_hat + 0.0);  // + 0.0: no -0
   }
   out.unknown_scales =

@@ -38,6 +38,9 @@ void ByteWriter::put_solution(const solver::Solution& s) {
   put_matrix(r.standard_errors);
   put<std::uint64_t>(r.run_analog_seconds.size());
   for (double a : r.run_analog_seconds) put(a);
+  put<std::int64_t>(r.adc_conversions);
+  put<std::int64_t>(r.adc_clipped);
+  put<std::int64_t>(r.dac_clipped);
 }
 
 void ByteReader::take(void* out, std::size_t n) {
@@ -85,6 +88,9 @@ solver::Solution ByteReader::get_solution() {
   r.standard_errors = get_matrix();
   r.run_analog_seconds.resize(get<std::uint64_t>());
   for (double& a : r.run_analog_seconds) a = get<double>();
+  r.adc_conversions = static_cast<long>(get<std::int64_t>());
+  r.adc_clipped = static_cast<long>(get<std::int64_t>());
+  r.dac_clipped = static_cast<long>(get<std::int64_t>());
   return s;
 }
 

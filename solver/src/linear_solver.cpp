@@ -75,6 +75,7 @@ Solution merge_column_pieces(const std::vector<Solution>& pieces) {
   r.wall_seconds = 0.0;
   r.simulator_steps = 0;
   r.iterations = 0;
+  r.adc_conversions = r.adc_clipped = r.dac_clipped = 0;
   r.run_analog_seconds.clear();
   Eigen::Index at = 0;
   for (const Solution& p : pieces) {
@@ -88,6 +89,9 @@ Solution merge_column_pieces(const std::vector<Solution>& pieces) {
     r.wall_seconds += p.report.wall_seconds;
     r.simulator_steps += p.report.simulator_steps;
     r.iterations += p.report.iterations;
+    r.adc_conversions += p.report.adc_conversions;
+    r.adc_clipped += p.report.adc_clipped;
+    r.dac_clipped += p.report.dac_clipped;
     r.converged = r.converged && p.report.converged;
   }
   return out;

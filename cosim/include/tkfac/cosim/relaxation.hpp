@@ -8,6 +8,10 @@
 //   auto r = tkfac::cosim::measure_relaxation(session, M, b, netlist_options);
 //   double ratio = r.tau_measured / r.tau_predicted;     // ~1: tau = R C / alpha_min
 //
+// The reference state is the realized circuit's equilibrium (from the same dynamics), so a
+// circuit whose equilibrium is not M^-1 b (untrimmed, perturbed, single-pole op-amps with an
+// offset) is measured about its own.
+//
 // Why the projection: the modes of M_hat are orthogonal and decay independently,
 // V(t) - V_eq = -sum_k exp(-alpha_k t / RC) q_k q_k^T V_eq, so q^T (V - V_eq) is one exponential
 // at every t (no need to wait for faster modes to die), up to the simulator's integration
@@ -22,6 +26,8 @@
 
 namespace tkfac::cosim {
 
+// A field added here must be added to apps/tkfac/cmd_relax.cpp's each_field too (a sweep's
+// measurements travel between MPI ranks as bytes).
 struct RelaxMeasurement {
   int size = 0;
   double condition_number = 0.0;
@@ -29,7 +35,11 @@ struct RelaxMeasurement {
   double matrix_scale = 0.0;    // s_M: M's smallest eigenvalue is s_M alpha_min - damping
   int slow_dimension = 0;       // eigenvalues within 1e-6 of alpha_min (the slowest eigenspace)
   double slow_share = 0.0;      // w = |Q_min^T V_eq| / |V_eq|: the slow modes' share of the start error
-  double tau_predicted = 0.0;  // R C / alpha_min, seconds
+  double tau_predicted = 0.0;  // R C / alpha_min, seconds (the ideal formula)
+  // The twin's prediction for the realized dynamics: 1 / min Re(eigenvalue) of the drift A read
+  // from the netlist's elements (circuit_dynamics.hpp), seconds. Equal to tau_predicted for an
+  // ideal circuit; differs with single-pole op-amps, untrimmed gain, mismatch.
+  double tau_twin = 0.0;
   double tau_measured = 0.0;   // -1 / slope of the log-linear fit, seconds
   double fit_start = 0.0;      // the fitted span, seconds
   double fit_end = 0.0;

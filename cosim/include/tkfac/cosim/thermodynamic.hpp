@@ -25,6 +25,7 @@
 #include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/netlist_gen/nonideal.hpp"
 #include "tkfac/solver/thermo_options.hpp"
 
 namespace tkfac::cosim {
@@ -49,6 +50,10 @@ struct ThermoModel {
   double voltage_noise_variance = 0.0;  // beta_V^-1: Cov(V) = beta_V^-1 M_hat^-1 (white noise)
   double noise_sample_time = 0.0;       // NT, seconds (0 without noise)
   double default_sim_time = 0.0;        // the netlist's simulated time (options.sim_time or auto)
+  // The ADC the unknowns' node voltages are read through (bits 0: exact) and the DAC inputs of
+  // the netlist's right-hand side that clipped (netlist summary).
+  netlist_gen::Converter adc;
+  long dac_clipped = 0;
   // The circuit's own dynamics, outputs = the unknowns' nodes in index order (x = scale * V);
   // null when made with CircuitView::none.
   std::shared_ptr<const netlist_gen::CircuitDynamics> circuit;

@@ -16,6 +16,7 @@
 #include "tkfac/core/dense.hpp"
 #include "tkfac/core/option_table.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
+#include "tkfac/netlist_gen/nonideal.hpp"
 
 namespace tkfac::netlist_gen {
 
@@ -67,6 +68,26 @@ struct NetlistOptions {
   // Warm start: V(0) = initial_state / scale (units of the unknowns, one entry each); empty:
   // cold start (0 V).
   Eigen::VectorXd initial_state;
+
+  // Real parts (issue 12, nonideal.hpp; docs/DESIGN.md section 6a). Every default is the ideal
+  // part and leaves the netlist byte for byte as without these fields.
+  // Programmable conductances of B bits (0: any value): the matrix's conductances take the
+  // values k g0 / (2^B - 1); `quantizer` says how the matrix is rounded to them.
+  int conductance_bits = 0;
+  Quantizer quantizer = Quantizer::conservative;
+  // DAC inputs of B bits over +-input_full_scale, ADC outputs of B bits over +-adc_full_scale
+  // volts (0: automatic, stated in the header); 0 bits: exact. Clipping is counted.
+  int dac_bits = 0;
+  int adc_bits = 0;
+  double adc_full_scale = 0.0;
+  // Relative Gaussian tolerance of every resistor, capacitor and coupling, drawn from
+  // mismatch_seed; 0: nominal values.
+  double mismatch = 0.0;
+  unsigned mismatch_seed = 1;
+  // Single-pole op-amps (integrator, activation): gain-bandwidth product in Hz (0: ideal VCVS
+  // of gain opamp_gain) and input offset voltage (needs a gbw).
+  double opamp_gbw = 0.0;
+  double opamp_offset = 0.0;
 
   // Throws InputError naming the flag, the field and what was expected: the table's checks,
   // then the checks across fields.

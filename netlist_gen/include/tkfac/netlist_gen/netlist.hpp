@@ -57,6 +57,12 @@ struct MatrixSummary {
   double noise_sample_time = 0.0;       // NT, seconds
   double noise_current_rms = 0.0;       // NA, amps
   unsigned noise_seed = 0;
+  // Real parts (nonideal.hpp; all 0 with the ideal defaults): the ADC every read-out of the
+  // unknowns' node voltages goes through (bits 0: exact), and how many DAC inputs of this
+  // netlist's right-hand side were clipped to the full scale.
+  int adc_bits = 0;
+  double adc_full_scale = 0.0;  // volts
+  long dac_clipped = 0;
 };
 
 struct Netlist {
@@ -67,6 +73,9 @@ struct Netlist {
   std::vector<Unknown> unknowns;
   std::vector<InputSource> inputs;
   Circuit circuit;                     // the elements, in file order (count: count_components)
+  // With conductance bits: (M + damping I) as the quantized conductances realize it, s_M times
+  // the grid matrix M_hat (the circuit's ideal op-amps solve exactly this); empty otherwise.
+  Eigen::MatrixXd realized_matrix;
   std::vector<std::string> options;    // rendered as ".options <line>"
   double tran_step = 0.0;              // .tran TSTEP TSTOP 0 TMAX uic (cold start)
   double tran_stop = 0.0;

@@ -68,6 +68,11 @@ struct SolveReport {
   // Circuit backends: each run's analog time, in order (analog_seconds is their sum, added in
   // this order), so that the pieces of a solve split by columns add up as the whole.
   std::vector<double> run_analog_seconds{};
+  // Circuit backends with B-bit converters (--adc-bits, --dac-bits): read-outs through the ADC,
+  // how many of them clipped at its full scale, and DAC inputs clipped (never silent).
+  long adc_conversions = 0;
+  long adc_clipped = 0;
+  long dac_clipped = 0;
 };
 
 struct Solution {
