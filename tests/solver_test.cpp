@@ -8,16 +8,15 @@
 #include "tkfac/cosim/thermodynamic.hpp"
 #include "tkfac/solver/linear_solver.hpp"
 
+using tkfac::netlist_gen::Encoding;
 using tkfac::solver::LinearSolver;
 using tkfac::solver::SolverOptions;
-using tkfac::netlist_gen::Encoding;
 
 namespace {
 
 // spice and ou come from cosim; registered once, before any test case runs (a static
 // initializer here in the test's own object file is kept by the linker).
 [[maybe_unused]] const bool kCircuitBackends = (tkfac::cosim::register_backends(), true);
-
 
 struct Backend {
   const char* label;
@@ -73,7 +72,8 @@ TEST_CASE("every backend matches cholesky on random SPD systems, n = 2..64, kapp
         TKFAC_CHECK_REL_NEAR(s.x, cholesky(m, b), backend.tolerance);
         CHECK(s.report.backend == backend.name);
         if (backend.name == "spice") {
-          const double alpha_min_bound = 1.0 / kappa;  // M_hat = M / max|m_ij| and max|m_ij| <= lambda_max
+          const double alpha_min_bound =
+              1.0 / kappa;  // M_hat = M / max|m_ij| and max|m_ij| <= lambda_max
           CHECK(s.report.predicted_tau >= 1e-6 * (1 - 1e-9));  // R C / alpha_min, alpha_min <= 1
           CHECK(s.report.predicted_tau <= 1e-6 / alpha_min_bound * (1 + 1e-9));
           CHECK(s.report.analog_seconds >= s.report.predicted_tau * std::log(1e6));
@@ -197,6 +197,24 @@ void check_same_report(const tkfac::solver::SolveReport& a, const tkfac::solver:
 
 }  // namespace
 
+namespace {
+// A request by its fields, in declaration order (aggregate initialization would leave the later
+// members to -Wmissing-field-initializers).
+tkfac::solver::SolveRequest make_request(tkfac::solver::SolveRequest::Kind kind,
+                                         const Eigen::MatrixXd& m, const Eigen::MatrixXd& a,
+                                         const Eigen::MatrixXd& rhs, double damping,
+                                         const std::string& label) {
+  tkfac::solver::SolveRequest r;
+  r.kind = kind;
+  r.matrix = m;
+  r.activations = a;
+  r.rhs = rhs;
+  r.damping = damping;
+  r.label = label;
+  return r;
+}
+}  // namespace
+
 TEST_CASE("solve_all on a mixed batch equals the individual calls (cholesky, ou)") {
   using tkfac::solver::SolveRequest;
   std::mt19937_64 rng(11);
@@ -205,10 +223,12 @@ TEST_CASE("solve_all on a mixed batch equals the individual calls (cholesky, ou)
   const Eigen::MatrixXd a = tkfac::random_normal(3, 5, rng);  // M = a a^T / 5, 3 x 3
   const Eigen::MatrixXd ba = tkfac::random_normal(3, 1, rng);
   const std::vector<SolveRequest> batch = {
-      {SolveRequest::Kind::solve, m, {}, b, 0.1, "solve"},
-      {SolveRequest::Kind::inverse, m, {}, {}, 0.2, "inverse"},
-      {SolveRequest::Kind::solve, {}, a, ba, 0.3, "activations solve"},
-      {SolveRequest::Kind::inverse, {}, a, {}, 0.4, "activations inverse"},
+      make_request(SolveRequest::Kind::solve, m, Eigen::MatrixXd(), b, 0.1, "solve"),
+      make_request(SolveRequest::Kind::inverse, m, Eigen::MatrixXd(), Eigen::MatrixXd(), 0.2,
+                   "inverse"),
+      make_request(SolveRequest::Kind::solve, Eigen::MatrixXd(), a, ba, 0.3, "activations solve"),
+      make_request(SolveRequest::Kind::inverse, Eigen::MatrixXd(), a, Eigen::MatrixXd(), 0.4,
+                   "activations inverse"),
   };
   SolverOptions ou;
   ou.backend = "ou";
@@ -254,8 +274,9 @@ TEST_CASE("cost: a backend states a batch's circuit runs before solving, as many
   const Eigen::MatrixXd m = tkfac::random_spd(3, 10.0, rng);
   const Eigen::MatrixXd b = tkfac::random_normal(3, 2, rng);
   const std::vector<SolveRequest> batch = {
-      {SolveRequest::Kind::solve, m, {}, b, 0.1, "solve"},
-      {SolveRequest::Kind::inverse, m, {}, {}, 0.2, "inverse"},
+      make_request(SolveRequest::Kind::solve, m, Eigen::MatrixXd(), b, 0.1, "solve"),
+      make_request(SolveRequest::Kind::inverse, m, Eigen::MatrixXd(), Eigen::MatrixXd(), 0.2,
+                   "inverse"),
   };
   std::vector<SolveShape> shapes;
   for (const auto& r : batch) shapes.push_back(tkfac::solver::shape_of(r));
@@ -364,7 +385,7 @@ TEST_CASE("a request's start: each column's run starts there (finite analog time
     o.backend = backend;
     o.thermo.analog_time = 1.0;  // 1 R C: far from relaxed
     auto solver = LinearSolver::create(o);
-    SolveRequest r{SolveRequest::Kind::solve, m, {}, b, 0.0, "warm"};
+    SolveRequest r = make_request(SolveRequest::Kind::solve, m, Eigen::MatrixXd(), b, 0.0, "warm");
     const Eigen::MatrixXd cold = solver->solve_all({r})[0].x;
     r.start = start;
     const tkfac::solver::Solution warm = solver->solve_all({r})[0];
@@ -383,7 +404,7 @@ TEST_CASE("a request's start: each column's run starts there (finite analog time
     CHECK((warm.x.col(0) - cold.col(0)).norm() > 1e-2 * cold.col(0).norm());
     CHECK(warm.report.method.find("warm start") != std::string::npos);
     r.start = Eigen::MatrixXd::Zero(3, 1);  // one column for two right-hand sides
-    CHECK_THROWS_WITH_AS(solver->solve_all({r}), doctest::Contains("start: is 3 x 1, expected 3 x 2"),
-                         tkfac::InputError);
+    CHECK_THROWS_WITH_AS(solver->solve_all({r}),
+                         doctest::Contains("start: is 3 x 1, expected 3 x 2"), tkfac::InputError);
   }
 }
