@@ -1,5 +1,7 @@
 // The `tkfac` program as a user runs it: bad input gives a clear message naming the file, line
 // or option, exit code 2, and no output file.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -94,6 +96,36 @@ TEST_CASE("cli: missing input file") {
   const auto missing = dir.file("nope.csv");
   check_rejected(fmt::format("solve --matrix {} --rhs {} -o {}", missing, b, out),
                  {missing, "cannot open"}, out);
+}
+
+// Issue 14: `/dev/zero` as a CSV was read without limit and a FIFO nobody writes hung tkfac.
+// Inputs that are not regular files are refused at once (`timeout` turns a hang into a failure).
+TEST_CASE("cli: a FIFO, a device or a directory as input is refused, not read or waited on") {
+  ScratchDir dir("cli-special-input");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("x.csv");
+  const auto fifo = dir.file("fifo.csv");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {fmt::format("solve --matrix {} --rhs {} -o {}", fifo, b, out), "FIFO"},
+      {fmt::format("solve --matrix {} --rhs /dev/zero -o {}", m, out), "character device"},
+      {fmt::format("netlist --matrix {} --rhs {} -o {}", dir.path().string(), b, out),
+       "directory"},
+      {fmt::format("train --quiet --dataset synthetic --steps 1 --init {} --save {}", fifo, out),
+       "FIFO"},
+      {fmt::format("train --quiet --dataset synthetic --steps 1 --init {} --save {}",
+                   dir.path().string(), out),
+       "directory"},
+  };
+  for (const auto& [args, kind] : cases) {
+    const auto r = run_command(fmt::format("timeout 60 {} {}", TKFAC_CLI, args));
+    INFO("tkfac " << args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(kind) != std::string::npos);
+    CHECK(r.output.find("expected a regular file") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(out));
+  }
 }
 
 TEST_CASE("cli: unwritable output path") {

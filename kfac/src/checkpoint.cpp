@@ -7,6 +7,7 @@
 
 #include "json_util.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/input_file.hpp"
 #include "tkfac/core/output_file.hpp"
 
 namespace tkfac::kfac {
@@ -77,11 +78,11 @@ Checkpoint checkpoint_from_json(const nlohmann::json& j, const std::string& name
 }
 
 Checkpoint load_checkpoint(const std::string& path, const std::string& option) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{} '{}': cannot open checkpoint", option, path));
+  // Bounded: a FIFO, a directory, /dev/zero or a file over the input limit is refused unread.
+  const std::string text = read_input_file(path, option);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(
         fmt::format("{} '{}': corrupt checkpoint (not valid JSON: {})", option, path, e.what()));
