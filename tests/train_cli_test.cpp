@@ -296,10 +296,11 @@ TEST_CASE("train: Ctrl-C and SIGTERM stop cleanly: exit 128 + signal, the log so
     CAPTURE(c.what);
     ScratchDir dir("train-cli-interrupt");
     const std::string log = dir.file("log.csv"), save = dir.file("ckpt.json");
+    // Meant to run until signalled: past the default work budget, so the budget is lifted.
     const int code = interrupt_run(
         dir,
-        fmt::format("train --dataset synthetic --steps 100000000 {} --log {} --save {}", c.args,
-                    log, save),
+        fmt::format("--max-work 0 train --dataset synthetic --steps 100000000 {} --log {} --save {}",
+                    c.args, log, save),
         c.signal);
     const std::string out = read_text(dir.file("out.txt"));
     INFO(out << read_text(dir.file("err.txt")));

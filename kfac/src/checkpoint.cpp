@@ -83,7 +83,7 @@ Checkpoint load_checkpoint(const std::string& path, const std::string& option) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw InputError(
         fmt::format("{} '{}': corrupt checkpoint (not valid JSON: {})", option, path, e.what()));
   }
