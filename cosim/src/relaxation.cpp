@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "circuit_engine.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
 #include "tkfac/netlist_gen/netlist.hpp"
@@ -123,6 +124,7 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
     t_prev = t;
     e_prev = e;
   };
+  check_spice_work(nl, 1, fmt::format("relax run (n = {})", n));
   const CircuitGuard guard(session);
   session.load(netlist_gen::to_spice(nl));
   const RunResult run = session.run(ro);
