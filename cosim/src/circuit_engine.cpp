@@ -46,8 +46,9 @@ void check_spice_work(const netlist_gen::Netlist& nl, long runs, const std::stri
   steps *= static_cast<double>(std::max(1L, runs));
   if (runs > 1) how += fmt::format(", {} runs", runs);
   // A step is two sparse LU factorizations of the dense n x n system (no KLU in 39.3), measured
-  // at ~0.23 s for n = 200 on the 2-core VM: ~300 n^3 operations at the digital kernels' speed.
-  const double cost = 300.0 * n * n * n + 1e5;
+  // on the 2-core VM at ~15 ms for n = 100 and ~0.17 s for n = 200 (final-state solves of ~41
+  // steps): ~200 n^3 operations at the digital kernels' speed.
+  const double cost = 200.0 * n * n * n + 1e5;
   // ngspice holds ~1 KB per element (instance, matrix entries), ~n^2 + 4n elements; n = 1000
   // took 1 GB.
   const double bytes = (n * n + 4.0 * n) * 1200.0;

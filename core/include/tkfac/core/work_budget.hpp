@@ -8,7 +8,7 @@
 //
 // Work is counted in floating-point operations at the speed of the digital kernels (about 1e10
 // a second on the 2-core VM); a simulator step counts what it costs there (an ngspice step of a
-// dense n x n circuit ~ 300 n^3: its sparse LU runs at ~3.5e7 n^3 a second).
+// dense n x n circuit ~ 200 n^3: its sparse LU runs at ~5e7 n^3 a second).
 #include <string>
 
 namespace tkfac {
