@@ -98,6 +98,72 @@ TEST_CASE("cli: missing input file") {
                  {missing, "cannot open"}, out);
 }
 
+// Issue 14: `/dev/zero` as a CSV was read without limit and a FIFO nobody writes hung tkfac.
+// Inputs that are not regular files are refused at once (`timeout` turns a hang into a failure).
+TEST_CASE("cli: a FIFO, a device or a directory as input is refused, not read or waited on") {
+  ScratchDir dir("cli-special-input");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("x.csv");
+  const auto fifo = dir.file("fifo.csv");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {fmt::format("solve --matrix {} --rhs {} -o {}", fifo, b, out), "FIFO"},
+      {fmt::format("solve --matrix {} --rhs /dev/zero -o {}", m, out), "character device"},
+      {fmt::format("netlist --matrix {} --rhs {} -o {}", dir.path().string(), b, out),
+       "directory"},
+      {fmt::format("train --quiet --dataset synthetic --steps 1 --init {} --save {}", fifo, out),
+       "FIFO"},
+      {fmt::format("train --quiet --dataset synthetic --steps 1 --init {} --save {}",
+                   dir.path().string(), out),
+       "directory"},
+  };
+  for (const auto& [args, kind] : cases) {
+    const auto r = run_command(fmt::format("timeout 60 {} {}", TKFAC_CLI, args));
+    INFO("tkfac " << args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(kind) != std::string::npos);
+    CHECK(r.output.find("expected a regular file") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(out));
+  }
+}
+
+// Issue 14 (runaway work): each reproducer ran for minutes or hours, silently, or ran out of
+// memory. Each is now refused before it starts, with the estimate and the override.
+TEST_CASE("cli: runs over the work or memory budget are refused with the estimate") {
+  ScratchDir dir("cli-budget");
+  const auto m = dir.write("M.csv", kGoodMatrix);
+  const auto b = dir.write("b.csv", kGoodRhs);
+  const auto out = dir.file("x.csv");
+  const std::string sys = fmt::format("-m {} -b {}", m, b);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {fmt::format("solve {} --backend spice --sim-time 1e300 -o {}", sys, out), "--max-work 0"},
+      {fmt::format("solve {} --backend spice --sim-time 1e3 --max-step 1e-12 -o {}", sys, out),
+       "--max-work"},
+      {fmt::format("train --quiet --dataset synthetic --steps 99999999999999 --save {}", out),
+       "--max-work"},
+      {fmt::format("train --quiet --dataset synthetic --layers 8,100000,3 --steps 1 --save {}",
+                   out),
+       "--max-work"},
+      {fmt::format("sample {} --backend ou --noise-variance 1e-2 --window 150 -o {}", sys, out),
+       "--max-memory"},
+      // A small budget refuses an ordinary solve; the option says so.
+      {fmt::format("--max-work 1e5 solve {} --backend spice -o {}", sys, out), "--max-work"},
+  };
+  for (const auto& [args, flag] : cases) {
+    const auto r = run_command(fmt::format("timeout 60 {} {}", TKFAC_CLI, args));
+    INFO("tkfac " << args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("estimated") != std::string::npos);
+    CHECK(r.output.find(flag) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(out));
+  }
+  // The default budget lets the same ordinary solve run, and --max-work 0 lifts the limit.
+  CHECK(run_tkfac(fmt::format("solve {} --backend spice -o {}", sys, out)).exit_code == 0);
+  CHECK(run_tkfac(fmt::format("--max-work 0 solve {} --backend spice -o {}", sys, out)).exit_code ==
+        0);
+}
+
 TEST_CASE("cli: unwritable output path") {
   ScratchDir dir("cli-unwritable");
   const auto m = dir.write("M.csv", kGoodMatrix);

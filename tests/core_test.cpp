@@ -1,6 +1,9 @@
 // core: CSV matrices, all-or-nothing output files, SPD test matrices.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +12,7 @@
 #include "test_util.hpp"
 #include "tkfac/core/csv.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/input_file.hpp"
 #include "tkfac/core/numbers.hpp"
 #include "tkfac/core/output_file.hpp"
 #include "tkfac/core/text.hpp"
@@ -18,6 +22,16 @@ namespace {
 Eigen::MatrixXd parse(const std::string& text) {
   std::istringstream in(text);
   return tkfac::parse_csv_matrix(in, "M.csv");
+}
+
+template <class F>
+std::string input_error_of(F&& f) {
+  try {
+    f();
+  } catch (const tkfac::InputError& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 std::string error_of(const std::string& text) {
@@ -153,4 +167,41 @@ TEST_CASE("the output-path policy compares files by identity and refuses special
                                                [](std::ostream& os) { os << "x"; }),
                   tkfac::InputError);
   CHECK(std::filesystem::is_symlink(dir.file("link.csv")));
+// Issue 14: /dev/zero as a CSV was read without limit (4.5 GB after 60 s) and a FIFO nobody
+// writes hung the reader. Every input file is now a regular file within a size limit.
+TEST_CASE("input files: only regular files within the size limit are read") {
+  using tkfac::read_input_file;
+  tkfac::test::ScratchDir dir("core-input");
+  CHECK(read_input_file(dir.write("M.csv", "1,2\n3,4\n")) == "1,2\n3,4\n");
+  CHECK(read_input_file(dir.write("empty.csv", "")).empty());
+
+  std::string e = input_error_of([&] { read_input_file(dir.path().string(), "--matrix"); });
+  CHECK(e.find("--matrix '" + dir.path().string() + "': is a directory, expected a regular file") ==
+        0);
+  const std::string fifo = dir.file("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Nobody writes the FIFO: refused at once, not waited on.
+  e = input_error_of([&] { tkfac::read_csv_matrix(fifo); });
+  CHECK(e.find(fifo + ": is a FIFO (named pipe), expected a regular file") == 0);
+  e = input_error_of([&] { tkfac::read_csv_matrix("/dev/zero"); });
+  CHECK(e.find("/dev/zero: is a character device, expected a regular file") == 0);
+  e = input_error_of([&] { read_input_file(dir.file("missing.csv")); });
+  CHECK(e.find("cannot open file for reading") != std::string::npos);
+
+  // Over the limit (512 MiB by default): refused from its size, before reading (a sparse file).
+  const std::string big = dir.write("big.csv", "");
+  std::filesystem::resize_file(big, tkfac::max_input_bytes() + 1);
+  e = input_error_of([&] { tkfac::read_csv_matrix(big); });
+  CHECK(e.find("more than the input limit of 536870912 bytes") != std::string::npos);
+  CHECK(e.find("TKFAC_MAX_INPUT_BYTES") != std::string::npos);
+
+  // The limit can be set: a file of exactly the limit is read, one byte more is not.
+  ::setenv("TKFAC_MAX_INPUT_BYTES", "8", 1);
+  CHECK(read_input_file(dir.write("eight.csv", "1,2,3,4\n")) == "1,2,3,4\n");
+  e = input_error_of([&] { read_input_file(dir.write("nine.csv", "1,2,3,45\n")); });
+  CHECK(e.find("is 9 bytes, more than the input limit of 8 bytes") != std::string::npos);
+  ::setenv("TKFAC_MAX_INPUT_BYTES", "lots", 1);
+  e = input_error_of([&] { read_input_file(dir.file("eight.csv")); });
+  CHECK(e.find("TKFAC_MAX_INPUT_BYTES: 'lots' is not a positive integer") == 0);
+  ::unsetenv("TKFAC_MAX_INPUT_BYTES");
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 #include <thread>
 
 #include "cli_helpers.hpp"
@@ -295,10 +296,11 @@ TEST_CASE("train: Ctrl-C and SIGTERM stop cleanly: exit 128 + signal, the log so
     CAPTURE(c.what);
     ScratchDir dir("train-cli-interrupt");
     const std::string log = dir.file("log.csv"), save = dir.file("ckpt.json");
+    // Meant to run until signalled: past the default work budget, so the budget is lifted.
     const int code = interrupt_run(
         dir,
-        fmt::format("train --dataset synthetic --steps 100000000 {} --log {} --save {}", c.args,
-                    log, save),
+        fmt::format("--max-work 0 train --dataset synthetic --steps 100000000 {} --log {} --save {}",
+                    c.args, log, save),
         c.signal);
     const std::string out = read_text(dir.file("out.txt"));
     INFO(out << read_text(dir.file("err.txt")));
@@ -377,7 +379,7 @@ TEST_CASE("train: --save-every writes whole-step checkpoints and logs; SIGTERM k
   const std::string log2 = dir2.file("log.csv"), save2 = dir2.file("ck.json");
   const int code = interrupt_run(
       dir2,
-      fmt::format("train --dataset synthetic --optimizer sgd --steps 100000000 --save-every 50 "
+      fmt::format("--max-work 0 train --dataset synthetic --optimizer sgd --steps 100000000 --save-every 50 "
                   "--log {} --save {}",
                   log2, save2),
       SIGTERM);
@@ -474,4 +476,25 @@ TEST_CASE("train: a --model path with newlines stays one comment line in the net
     escaped = escaped || l.find("ck\\n.control\\nshell touch pwned") != std::string::npos;
   }
   CHECK(escaped);
+// Issue 14: a 1500-step spice training of an 8-16-3 network grew from 6.5 to 415 MB (ngspice kept
+// every `alter` command's words, ~270 KB a step here: 590 input changes per inverse refresh).
+// The issue's bound, 20 MB in 1500 steps, taken pro rata over the 90 steps between a 10-step and
+// a 100-step run (peak resident memory of each; tkfac keeps freed memory, so the peak is what a
+// run grew to). bench/ngspice_memory runs the 1500 steps.
+TEST_CASE("train: resident memory of a spice training does not grow with its steps") {
+  auto peak_mb = [](int steps) {
+    const auto r = run_tkfac(fmt::format(
+        "train --quiet --dataset synthetic --layers 8,16,3 --solver spice --steps {}", steps));
+    REQUIRE(r.exit_code == 0);
+    rusage u{};
+    getrusage(RUSAGE_CHILDREN, &u);  // the largest finished child (the runs go shortest first)
+    return static_cast<double>(u.ru_maxrss) / 1024.0;
+  };
+  const double short_run = peak_mb(10);
+  const double long_run = peak_mb(100);
+  const double bound = 20.0 * 90.0 / 1500.0;
+  MESSAGE(fmt::format("peak RSS: 10 steps {:.2f} MB, 100 steps {:.2f} MB (grew {:.2f} MB, bound "
+                      "{:.2f}; before the fix ~24)",
+                      short_run, long_run, long_run - short_run, bound));
+  CHECK(long_run - short_run < bound);
 }

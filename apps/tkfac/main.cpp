@@ -21,6 +21,7 @@
 #include "file_options.hpp"
 #include "interrupt.hpp"
 #include "tkfac/core/dense.hpp"
+#include "tkfac/core/work_budget.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/numbers.hpp"
 #include "tkfac/core/output_file.hpp"
@@ -105,10 +106,22 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
                  "threads of the digital linear algebra (OpenBLAS); default: this machine's cores")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  // The work budget every command's long runs are checked against (core/work_budget.hpp).
+  tkfac::WorkBudget budget;
+  app.add_option("--max-work", budget.max_work,
+                 "refuse runs estimated to need more operations than this (simulator steps x cost "
+                 "per step; 1e10 is about a second); 0: no limit")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-memory", budget.max_memory,
+                 "refuse runs estimated to need more bytes of memory than this; 0: no limit")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   // Set once parsing is complete, before any command's callback runs.
   // Also the output-path policy over the files the command's options name (file_options.hpp).
-  app.parse_complete_callback([&threads, &app] {
+  app.parse_complete_callback([&threads, &budget, &app] {
     tkfac::dense::set_threads(threads);
+    tkfac::set_work_budget(budget);
     tkfac::cli::check_command_files(app);
   });
   tkfac::cli::register_demo(app);

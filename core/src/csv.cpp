@@ -4,13 +4,14 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <istream>
 #include <ostream>
+#include <sstream>
 #include <string_view>
 #include <vector>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/input_file.hpp"
 
 namespace tkfac {
 namespace {
@@ -84,8 +85,8 @@ Eigen::MatrixXd parse_csv_matrix(std::istream& in, const std::string& name) {
 }
 
 Eigen::MatrixXd read_csv_matrix(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open file for reading", path));
+  // Bounded: a FIFO, /dev/zero or a file over the input limit is refused before it is read.
+  std::istringstream in(read_input_file(path));
   return parse_csv_matrix(in, path);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/work_budget.hpp"
 #include "tkfac/cosim/estimators.hpp"
 #include "tkfac/cosim/ou_process.hpp"
 #include "tkfac/netlist_gen/activation.hpp"
@@ -22,6 +23,43 @@ std::shared_ptr<Session> shared_session() {
     current = s;
   }
   return s;
+}
+
+void check_spice_work(const netlist_gen::Netlist& nl, long runs, const std::string& what) {
+  const double n = nl.summary.size;
+  const double stop = nl.tran_stop;
+  // ngspice's largest step: TMAX, else min(TSTEP, TSTOP / 50); ~20 points to start a run.
+  const double h = nl.tran_max_step > 0.0 ? nl.tran_max_step : std::min(nl.tran_step, stop / 50.0);
+  double steps = (h > 0.0 ? stop / h : 0.0) + 20.0;
+  std::string how = fmt::format("TSTOP {:.3g} s / step {:.3g} s", stop, h);
+  // With noise the step restarts small at every NT breakpoint: ~22 points per NT (section 9).
+  if (const double nt = nl.summary.noise_sample_time; nt > 0.0 && 20.0 * stop / nt > steps) {
+    steps = 20.0 * stop / nt;
+    how = fmt::format("20 points per noise sample time {:.3g} s over {:.3g} s", nt, stop);
+  }
+  // Above ~1e11 ohm the currents fall below ngspice's absolute tolerances and it takes more,
+  // smaller steps: measured on n = 3, 2x at 1e12, 7x at 1e13, 240x at 1e15 ohm.
+  if (const double r = nl.summary.resistance; r > 1e11) {
+    steps *= std::pow(r / 1e11, 0.6);
+    how += fmt::format(", x {:.3g} for R = {:.3g} ohm", std::pow(r / 1e11, 0.6), r);
+  }
+  steps *= static_cast<double>(std::max(1L, runs));
+  if (runs > 1) how += fmt::format(", {} runs", runs);
+  // A step is two sparse LU factorizations of the dense n x n system (no KLU in 39.3), measured
+  // on the 2-core VM at ~15 ms for n = 100 and ~0.17 s for n = 200 (final-state solves of ~41
+  // steps): ~200 n^3 operations at the digital kernels' speed.
+  const double cost = 200.0 * n * n * n + 1e5;
+  // ngspice holds ~1 KB per element (instance, matrix entries), ~n^2 + 4n elements; n = 1000
+  // took 1 GB.
+  const double bytes = (n * n + 4.0 * n) * 1200.0;
+  check_work({what, steps, cost, bytes, how});
+}
+
+void check_ou_work(Eigen::Index n, double steps, const std::string& what) {
+  const double d = static_cast<double>(n);
+  // A step is a matrix-vector product with phi and one with the noise factor.
+  check_work({what, steps, 4.0 * d * d + 1e2, 16.0 * d * d * 8.0,
+              fmt::format("{:.3g} exact steps of size {}", steps, n)});
 }
 
 unsigned run_seed(unsigned seed, int run) { return seed + 7919u * static_cast<unsigned>(run); }
@@ -51,6 +89,7 @@ ThermoModel System::model(const Eigen::VectorXd& b, const netlist_gen::NetlistOp
 void OuEngine::run(const System&, const Eigen::VectorXd&, netlist_gen::NetlistOptions options,
                    const ThermoModel& model, const Eigen::VectorXd& x0, double interval, long steps,
                    int run_index, const Sink& sink, double& analog_seconds) {
+  check_ou_work(model.m_hat.rows(), static_cast<double>(steps), "ou run");
   OuProcess ou(model, shape_, run_seed(options.noise_seed, run_index));
   if (model.adc.ideal()) {
     ou.run(x0, interval, steps, sink);
@@ -87,6 +126,7 @@ void SpiceEngine::run(const System& sys, const Eigen::VectorXd& b,
     options.max_step = total / 200.0;
   }
   const netlist_gen::Netlist nl = sys.netlist(b, options);
+  check_spice_work(nl, 1, fmt::format("spice run (n = {})", nl.summary.size));
   RunOptions ro;
   ro.nodes = netlist_gen::unknown_nodes(nl);
   const netlist_gen::Converter adc{nl.summary.adc_bits, nl.summary.adc_full_scale};

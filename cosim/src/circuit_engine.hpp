@@ -29,6 +29,12 @@ struct System {
                     CircuitView view) const;
 };
 
+// Issue 14 (runaway work): the estimated work and memory of `runs` runs of a netlist in ngspice,
+// or of the OU twin's `steps` exact steps at size n, checked against the process's budget
+// (core/work_budget.hpp) before anything runs. Throws InputError naming the estimate.
+void check_spice_work(const netlist_gen::Netlist& nl, long runs, const std::string& what);
+void check_ou_work(Eigen::Index n, double steps, const std::string& what);
+
 // A seed per run, so the columns of one solve get independent noise.
 unsigned run_seed(unsigned seed, int run);
 

@@ -130,6 +130,8 @@ class FinalState final : public SolveEstimator {
 
     netlist_gen::Netlist nl = sys.netlist(b.col(0), opt);
     netlist_gen::plan_final_state(opt, nl);  // only the last point is read
+    check_spice_work(nl, static_cast<long>(b.cols()),
+                     fmt::format("spice solve (n = {}, {} right-hand side(s))", m.rows(), b.cols()));
     s.report.predicted_tau = nl.summary.predicted_tau;
     RunOptions run;
     run.nodes = netlist_gen::unknown_nodes(nl);

@@ -33,6 +33,9 @@ class NgspiceLibrary {
 
   int command(const char* text) const { return command_(const_cast<char*>(text)); }
   int circ(char** lines) const { return circ_(lines); }
+  // Frees the commands ngspice keeps (ngSpice_Command(NULL)): every command's words stay in its
+  // control-structure list until then, ~0.2 to 0.45 KB each (39.3).
+  void forget_commands() const { command_(nullptr); }
 
  private:
   void load_image();

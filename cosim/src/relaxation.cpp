@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "circuit_engine.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/netlist_gen/circuit_dynamics.hpp"
 #include "tkfac/netlist_gen/encoding.hpp"
@@ -135,6 +136,7 @@ RelaxMeasurement measure_relaxation(Session& session, const Eigen::MatrixXd& m,
     t_prev = t;
     e_prev = e;
   };
+  check_spice_work(nl, 1, fmt::format("relax run (n = {})", n));
   const CircuitGuard guard(session);
   session.load(netlist_gen::to_spice(nl));
   const RunResult run = session.run(ro);

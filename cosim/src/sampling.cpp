@@ -10,6 +10,7 @@
 #include "circuit_engine.hpp"
 #include "circuit_estimators.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/work_budget.hpp"
 #include "tkfac/cosim/estimators.hpp"
 
 namespace tkfac::cosim {
@@ -57,6 +58,11 @@ SampleSet sample_unknowns(const solver::SolverOptions& options, const Eigen::Mat
   // (`sample --covariance-out` is the inverse by covariance).
   const Plan p = make_plan(set.model, t, opt,
                            t.target_standard_error > 0.0 ? Estimate::mean : Estimate::covariance);
+  // Every sample is kept, and written out as CSV text (~25 characters a value): refuse a
+  // window whose samples would not fit (issue 14).
+  check_work({"sample", 0.0, 0.0,
+              static_cast<double>(p.samples) * static_cast<double>(m.rows() + 1) * (8.0 + 25.0),
+              fmt::format("{} samples of {} values and their CSV text", p.samples, m.rows())});
   set.times.resize(p.samples);
   set.samples.resize(p.samples, m.rows());
   long k = 0;

@@ -9,6 +9,7 @@
 #include "json_util.hpp"
 #include "tkfac/core/error.hpp"
 #include "tkfac/core/text.hpp"
+#include "tkfac/core/input_file.hpp"
 #include "tkfac/core/output_file.hpp"
 
 namespace tkfac::kfac {
@@ -102,17 +103,12 @@ Checkpoint checkpoint_from_json(const nlohmann::json& j, const std::string& name
 }
 
 Checkpoint load_checkpoint(const std::string& path, const std::string& option) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("{} '{}': cannot open checkpoint", option, path));
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw InputError(fmt::format("{} '{}': is a directory; expected a checkpoint file", option,
-                                 printable_text(path)));
-  }
+  // Bounded: a FIFO, a directory, /dev/zero or a file over the input limit is refused unread.
+  const std::string text = read_input_file(path, option);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number such as 1e400
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw InputError(
         fmt::format("{} '{}': corrupt checkpoint (not valid JSON: {})", option, path, e.what()));
   }

@@ -9,6 +9,7 @@
 
 #include "json_util.hpp"
 #include "tkfac/core/error.hpp"
+#include "tkfac/core/work_budget.hpp"
 #include "tkfac/kfac/loss.hpp"
 
 namespace tkfac::kfac {
@@ -178,6 +179,29 @@ std::vector<long> Trainer::next_indices() {
 History Trainer::run(const StepCallback& callback, long steps) {
   History h;
   const long total = steps > 0 ? steps : total_steps();
+  {
+    // Issue 14 (runaway work): the digital work and memory of the run, before it starts. Per
+    // step: forward and backward passes (~6 operations per weight and example); K-FAC adds its
+    // factors (batch x (in^2 + out^2)) and their Cholesky inverses (~(in^3 + out^3) / 3 x 2), and
+    // holds factors, inverses and copies (~4 of each). Factor solves through a circuit backend
+    // are checked again per solve.
+    const bool kfac = optimizer_.name() == "kfac";
+    const double batch = static_cast<double>(options_.batch_size);
+    double weights = 0.0, units = 0.0, factor_work = 0.0, factor_bytes = 0.0;
+    const auto& sizes = net_.sizes();
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+      const double in = sizes[l] + 1.0, out = sizes[l + 1];
+      weights += in * out;
+      units += in + out;
+      factor_work += batch * (in * in + out * out) + (in * in * in + out * out * out);
+      factor_bytes += 4.0 * 8.0 * (in * in + out * out);
+    }
+    const double per_step = 6.0 * batch * weights + 1e4 + (kfac ? factor_work : 0.0);
+    const double bytes = 8.0 * (4.0 * weights + 4.0 * batch * units) + (kfac ? factor_bytes : 0.0);
+    check_work({fmt::format("train ({} steps of {})", total, optimizer_.name()),
+                static_cast<double>(total), per_step, bytes,
+                fmt::format("{:.3g} weights, batch {}", weights, options_.batch_size)});
+  }
   const long eval_every = options_.eval_every;
   double wall = 0.0, analog = 0.0;
   for (long k = 0; k < total; ++k) {

@@ -14,6 +14,8 @@ namespace tkfac {
 
 // `name` is what error messages call the input (usually its path).
 Eigen::MatrixXd parse_csv_matrix(std::istream& in, const std::string& name);
+// Reads the file through read_input_file (input_file.hpp): a regular file within the input size
+// limit, else InputError.
 Eigen::MatrixXd read_csv_matrix(const std::string& path);
 
 // Full round-trip precision (17 significant digits).

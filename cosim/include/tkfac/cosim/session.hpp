@@ -66,7 +66,7 @@ class Session {
   void remove_circuit();
 
   // Everything ngspice printed since construction (stdout and stderr lines, each prefixed as
-  // ngspice sends it), for diagnostics. Only the most recent 10000 to 20000 lines are kept.
+  // ngspice sends it), for diagnostics. Only the most recent 1000 to 2000 lines are kept.
   const std::vector<std::string>& log() const;
 
   struct Impl;
