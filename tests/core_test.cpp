@@ -167,6 +167,8 @@ TEST_CASE("the output-path policy compares files by identity and refuses special
                                                [](std::ostream& os) { os << "x"; }),
                   tkfac::InputError);
   CHECK(std::filesystem::is_symlink(dir.file("link.csv")));
+}
+
 // Issue 14: /dev/zero as a CSV was read without limit (4.5 GB after 60 s) and a FIFO nobody
 // writes hung the reader. Every input file is now a regular file within a size limit.
 TEST_CASE("input files: only regular files within the size limit are read") {

@@ -476,6 +476,8 @@ TEST_CASE("train: a --model path with newlines stays one comment line in the net
     escaped = escaped || l.find("ck\\n.control\\nshell touch pwned") != std::string::npos;
   }
   CHECK(escaped);
+}
+
 // Issue 14: a 1500-step spice training of an 8-16-3 network grew from 6.5 to 415 MB (ngspice kept
 // every `alter` command's words, ~270 KB a step here: 590 input changes per inverse refresh).
 // The issue's bound, 20 MB in 1500 steps, taken pro rata over the 90 steps between a 10-step and
