@@ -12,7 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${TKFAC_JOBS:-2}
 start=$(date +%s)
+# -O1 -g1: a third less compile time than -O2 -g on these 2 cores, line numbers in reports kept.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTKFAC_SANITIZE=ON \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DTKFAC_BUILD_PYTHON=OFF -DTKFAC_BUILD_EXAMPLES=OFF -DTKFAC_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=0:detect_stack_use_after_return=0"
