@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
-#include <limits>
 #include <string>
 
 #include "mpi_util.hpp"
@@ -320,31 +319,8 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   mine.put(solved);
   std::vector<char>& out_bytes = mine.bytes();
   out_bytes.insert(out_bytes.end(), entries.bytes().begin(), entries.bytes().end());
-  // Sizes travel as 64-bit counts; MPI's int counts and offsets limit one exchange to 2 GiB,
-  // which every rank checks alike (so all of them refuse together rather than wrap).
-  const std::int64_t my_size = static_cast<std::int64_t>(out_bytes.size());
-  std::vector<std::int64_t> sizes64(static_cast<std::size_t>(size_));
-  MPI_Request request;
-  MPI_Iallgather(&my_size, 1, MPI_INT64_T, sizes64.data(), 1, MPI_INT64_T, comm_, &request);
-  wait_idle(request);
-  std::int64_t all = 0;
-  for (const std::int64_t s : sizes64) all += s;
-  if (all > std::numeric_limits<int>::max()) {
-    throw SimulationError(fmt::format(
-        "the results of one batch of solves ({} bytes) exceed MPI's 2 GiB exchange limit; run "
-        "without mpirun or with smaller factors",
-        all));
-  }
-  std::vector<int> sizes(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
-  for (int r = 0, at = 0; r < size_; ++r) {
-    sizes[static_cast<std::size_t>(r)] = static_cast<int>(sizes64[static_cast<std::size_t>(r)]);
-    offsets[static_cast<std::size_t>(r)] = at;
-    at += sizes[static_cast<std::size_t>(r)];
-  }
-  std::vector<char> gathered(static_cast<std::size_t>(all));
-  MPI_Iallgatherv(out_bytes.data(), static_cast<int>(my_size), MPI_BYTE, gathered.data(),
-                  sizes.data(), offsets.data(), MPI_BYTE, comm_, &request);
-  wait_idle(request);
+  const Gathered gathered = allgather_bytes(out_bytes, comm_, "the results of one batch of solves");
+  const std::int64_t all = gathered.total;
 
   std::vector<Solution> done(pieces.size());
   stats_ = CallStats{};
@@ -360,8 +336,7 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   long failed_index = -1;
   std::vector<bool> rank_failed(static_cast<std::size_t>(size_), false);
   for (int r = 0; r < size_; ++r) {
-    ByteReader in(gathered.data() + offsets[static_cast<std::size_t>(r)],
-                  static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)]));
+    ByteReader in = gathered.of(r);
     const auto status = static_cast<Status>(in.get<std::int32_t>());
     const auto index = in.get<std::int64_t>();
     std::string message = in.get_string();

@@ -1,10 +1,12 @@
 #include "mpi_util.hpp"
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -30,6 +32,36 @@ MPI_Status probe_idle(int tag, MPI_Comm comm) {
     pause_us = std::min(2000L, 2 * pause_us);
   }
   return st;
+}
+
+Gathered allgather_bytes(const std::vector<char>& mine, MPI_Comm comm, const char* what) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  const auto my_size = static_cast<std::int64_t>(mine.size());
+  std::vector<std::int64_t> sizes64(static_cast<std::size_t>(size));
+  MPI_Request request;
+  MPI_Iallgather(&my_size, 1, MPI_INT64_T, sizes64.data(), 1, MPI_INT64_T, comm, &request);
+  wait_idle(request);
+  Gathered g;
+  for (const std::int64_t s : sizes64) g.total += s;
+  if (g.total > std::numeric_limits<int>::max()) {
+    throw SimulationError(
+        fmt::format("{} ({} bytes) exceed MPI's 2 GiB exchange limit; run "
+                    "without mpirun or with smaller work",
+                    what, g.total));
+  }
+  g.sizes.resize(static_cast<std::size_t>(size));
+  g.offsets.resize(static_cast<std::size_t>(size));
+  for (int r = 0, at = 0; r < size; ++r) {
+    g.sizes[static_cast<std::size_t>(r)] = static_cast<int>(sizes64[static_cast<std::size_t>(r)]);
+    g.offsets[static_cast<std::size_t>(r)] = at;
+    at += g.sizes[static_cast<std::size_t>(r)];
+  }
+  g.bytes.resize(static_cast<std::size_t>(g.total));
+  MPI_Iallgatherv(mine.data(), static_cast<int>(my_size), MPI_BYTE, g.bytes.data(), g.sizes.data(),
+                  g.offsets.data(), MPI_BYTE, comm, &request);
+  wait_idle(request);
+  return g;
 }
 
 void inject_failure(int rank) {

@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <exception>
-#include <limits>
 #include <stdexcept>
 
 #include "mpi_util.hpp"
@@ -116,27 +115,7 @@ std::vector<std::string> run_tasks_over_ranks(const TaskList& t, MPI_Comm comm) 
   mine.put(solved);
   std::vector<char>& bytes = mine.bytes();
   bytes.insert(bytes.end(), entries.bytes().begin(), entries.bytes().end());
-  const auto my_size = static_cast<std::int64_t>(bytes.size());
-  std::vector<std::int64_t> sizes64(static_cast<std::size_t>(size));
-  MPI_Request request;
-  MPI_Iallgather(&my_size, 1, MPI_INT64_T, sizes64.data(), 1, MPI_INT64_T, comm, &request);
-  wait_idle(request);
-  std::int64_t all = 0;
-  for (const std::int64_t s : sizes64) all += s;
-  if (all > std::numeric_limits<int>::max()) {
-    throw SimulationError(fmt::format(
-        "the results of one set of tasks ({} bytes) exceed MPI's 2 GiB exchange limit", all));
-  }
-  std::vector<int> sizes(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
-  for (int r = 0, at = 0; r < size; ++r) {
-    sizes[static_cast<std::size_t>(r)] = static_cast<int>(sizes64[static_cast<std::size_t>(r)]);
-    offsets[static_cast<std::size_t>(r)] = at;
-    at += sizes[static_cast<std::size_t>(r)];
-  }
-  std::vector<char> gathered(static_cast<std::size_t>(all));
-  MPI_Iallgatherv(bytes.data(), static_cast<int>(my_size), MPI_BYTE, gathered.data(), sizes.data(),
-                  offsets.data(), MPI_BYTE, comm, &request);
-  wait_idle(request);
+  const Gathered all = allgather_bytes(bytes, comm, "the results of one set of tasks");
 
   std::vector<std::string> out(count);
   int first_failed = -1;
@@ -144,8 +123,7 @@ std::vector<std::string> run_tasks_over_ranks(const TaskList& t, MPI_Comm comm) 
   std::string failed_message;
   std::int64_t failed_index = -1;
   for (int r = 0; r < size; ++r) {
-    ByteReader in(gathered.data() + offsets[static_cast<std::size_t>(r)],
-                  static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)]));
+    ByteReader in = all.of(r);
     const auto s = static_cast<Status>(in.get<std::int32_t>());
     const auto index = in.get<std::int64_t>();
     std::string what = in.get_string();
