@@ -147,6 +147,10 @@ TEST_CASE("cli: runs over the work or memory budget are refused with the estimat
        "--max-work"},
       {fmt::format("sample {} --backend ou --noise-variance 1e-2 --window 150 -o {}", sys, out),
        "--max-memory"},
+      // R = 1e15 ohm: ngspice's steps shrink with the currents (over 11 minutes with noise).
+      {fmt::format("solve {} --backend spice --noise-variance 1e-3 --resistance 1e15 -o {}", sys,
+                   out),
+       "--max-work"},
       // A small budget refuses an ordinary solve; the option says so.
       {fmt::format("--max-work 1e5 solve {} --backend spice -o {}", sys, out), "--max-work"},
   };

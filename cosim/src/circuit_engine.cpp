@@ -38,10 +38,16 @@ void check_spice_work(const netlist_gen::Netlist& nl, long runs, const std::stri
     how = fmt::format("20 points per noise sample time {:.3g} s over {:.3g} s", nt, stop);
   }
   // Above ~1e11 ohm the currents fall below ngspice's absolute tolerances and it takes more,
-  // smaller steps: measured on n = 3, 2x at 1e12, 7x at 1e13, 240x at 1e15 ohm.
-  if (const double r = nl.summary.resistance; r > 1e11) {
-    steps *= std::pow(r / 1e11, 0.6);
-    how += fmt::format(", x {:.3g} for R = {:.3g} ohm", std::pow(r / 1e11, 0.6), r);
+  // smaller steps: measured noiseless on n = 3, 2x at 1e12, 7x at 1e13, 240x at 1e15 ohm; with
+  // noise it grows as R from ~1e10 on (n = 2, beta^-1 = 1e-3: 7.4x at 1e11, 68x at 1e12, 672x at
+  // 1e13 the steps at 1 kOhm), so a noisy run at 1e15 ohm took over 11 minutes unannounced.
+  const double r = nl.summary.resistance;
+  const double slower = nl.summary.noise_sample_time > 0.0 ? std::max(1.0, r / 1.35e10)
+                        : r > 1e11                         ? std::pow(r / 1e11, 0.6)
+                                                           : 1.0;
+  if (slower > 1.0) {
+    steps *= slower;
+    how += fmt::format(", x {:.3g} for R = {:.3g} ohm", slower, r);
   }
   steps *= static_cast<double>(std::max(1L, runs));
   if (runs > 1) how += fmt::format(", {} runs", runs);
