@@ -67,6 +67,9 @@ constexpr double kNoiseSamplesPerSlowestTau = 0.5;
 }  // namespace
 
 double round3(double value, bool up) {
+  // Not a number to round (e.g. R C = inf from --resistance 1e300 --capacitance 1e300): the
+  // netlist writer's value guard refuses it; casting its log to int here would be undefined.
+  if (!(std::isfinite(value) && value > 0.0)) return value;
   const int exponent = static_cast<int>(std::floor(std::log10(value))) - 2;
   const double mantissa = value / std::pow(10.0, exponent);
   // 1e-9 guards against 123.0000000001 being rounded up to 124.
