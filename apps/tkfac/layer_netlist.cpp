@@ -252,13 +252,14 @@ nlohmann::json index_entry(int layer, char factor, const ng::Netlist& nl, const 
 
 void write_all(const LayerArgs& a, const Problem& p, const ng::NetlistOptions& c) {
   const fs::path dir(a.all_dir);
+  // Another process (MPI rank 0) writes and checks them: it may have written them already.
+  if (!file_output()) return;
   std::error_code ec;
   if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
     throw InputError(fmt::format(
         "--all '{}': exists and is not an empty directory (expected a new or empty directory)",
         a.all_dir));
   }
-  if (!file_output()) return;  // another process (MPI rank 0) writes them
   const fs::path parent = fs::absolute(dir).parent_path();
   // A stop (Ctrl-C) waits until the directory is in place or removed: none is left half-made.
   const HoldStopSignals hold;

@@ -72,7 +72,17 @@ void sync_directory(const std::string& path) {
 
 }  // namespace
 
+namespace {
+bool g_file_output = true;
+}  // namespace
+
+void set_file_output(bool enabled) { g_file_output = enabled; }
+bool file_output() { return g_file_output; }
+
 void check_writable(const std::string& path, const std::string& option) {
+  // Only the process that writes checks its outputs: under mpirun rank 0 may already have
+  // written them when another rank gets here, which must not refuse its own job's files.
+  if (!g_file_output) return;
   if (path.empty()) throw InputError(fmt::format("{}: empty path", option));
   if (path == "-") {
     throw InputError(fmt::format("{} '-': this option does not write to stdout; expected a file path",
@@ -103,6 +113,7 @@ void check_writable(const std::string& path, const std::string& option) {
 }
 
 void check_file_uses(const std::vector<FileUse>& uses) {
+  if (!g_file_output) return;  // as in check_writable: the writer alone checks
   std::vector<FileIdentity> ids;
   ids.reserve(uses.size());
   for (const FileUse& u : uses) ids.push_back(identity_of(u.path));
@@ -139,17 +150,10 @@ HoldStopSignals::~HoldStopSignals() {
   }
 }
 
-namespace {
-bool g_file_output = true;
-}  // namespace
-
-void set_file_output(bool enabled) { g_file_output = enabled; }
-bool file_output() { return g_file_output; }
-
 void write_file_atomically(const std::string& path, const std::string& option,
                            const std::function<void(std::ostream&)>& write) {
+  if (!g_file_output) return;  // as in check_file_uses: the writer alone checks
   check_writable(path, option);
-  if (!g_file_output) return;
   const HoldStopSignals hold;  // a Ctrl-C now is delivered after the rename or the clean-up
   std::random_device rd;
   std::string tmp;

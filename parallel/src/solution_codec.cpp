@@ -47,6 +47,7 @@ void ByteReader::take(void* out, std::size_t n) {
   if (static_cast<std::size_t>(end_ - p_) < n) {
     throw std::runtime_error("distributed solver: a rank's message ended early");
   }
+  if (n == 0) return;  // an empty matrix's data() may be null, which memcpy must not get
   std::memcpy(out, p_, n);
   p_ += n;
 }
@@ -61,6 +62,10 @@ std::string ByteReader::get_string() {
 Eigen::MatrixXd ByteReader::get_matrix() {
   const auto rows = get<std::int64_t>();
   const auto cols = get<std::int64_t>();
+  const auto left = static_cast<std::int64_t>((end_ - p_) / static_cast<long>(sizeof(double)));
+  if (rows < 0 || cols < 0 || (rows > 0 && cols > left / rows)) {
+    throw std::runtime_error("distributed solver: a rank's message ended early");
+  }
   Eigen::MatrixXd m(rows, cols);
   take(m.data(), sizeof(double) * static_cast<std::size_t>(m.size()));
   return m;

@@ -32,11 +32,12 @@ struct FileUse {
 };
 
 // Throws InputError naming both options when an output is also an input or another output, and
-// checks every (file) output with check_writable.
+// checks every (file) output with check_writable. Checks nothing where file_output() is off.
 void check_file_uses(const std::vector<FileUse>& uses);
 
 // Throws InputError (naming `option` and the path) if `path` cannot be created or replaced, or
-// is not a regular file (symlink, FIFO, device node, socket, directory).
+// is not a regular file (symlink, FIFO, device node, socket, directory). Checks nothing where
+// file_output() is off: the process that writes (MPI rank 0) checks, and may have written it.
 void check_writable(const std::string& path, const std::string& option);
 
 void write_file_atomically(const std::string& path, const std::string& option,
@@ -58,8 +59,8 @@ class HoldStopSignals {
 };
 
 // Whether this process writes output files (default: yes). A process that shares a job's work
-// but not its output (an MPI rank other than 0) turns it off; write_file_atomically then checks
-// the path and writes nothing.
+// but not its output (an MPI rank other than 0) turns it off; write_file_atomically then
+// writes nothing, and the output checks check nothing.
 void set_file_output(bool enabled);
 bool file_output();
 
