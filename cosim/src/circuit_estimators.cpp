@@ -100,8 +100,8 @@ long values_dac_clipped(const netlist_gen::Netlist& nl, const Eigen::VectorXd& b
 
 // Final state, noiseless and cold: the netlist run to its simulated time from a cold start; the
 // final node voltages, times the netlist's scales, are the solution. Several right-hand sides:
-// the circuit is parsed once and, before each further run, only the input sources change
-// (`alter`); see bench/solve_overhead for why that beats re-parsing.
+// the circuit is parsed once and, before each run, only the input sources change (`alter`); see
+// bench/solve_overhead for why that beats re-parsing.
 class FinalState final : public SolveEstimator {
  public:
   FinalState(const CircuitBackend& backend, SpiceEngine& engine)
@@ -143,18 +143,17 @@ class FinalState final : public SolveEstimator {
       const CircuitGuard guard(session);
       session.load(netlist_gen::to_spice(nl));
       for (Eigen::Index c = 0; c < b.cols(); ++c) {
-        Eigen::VectorXd scales;  // for c > 0: those of column c's input scaling
-        if (c > 0) {
-          const auto values = netlist_gen::input_values(nl, b.col(c), opt);
-          for (const auto& [element, value] : values.sources) session.alter_dc(element, value);
-          scales = values.unknown_scales;
-        }
+        // Every column's inputs are set by `alter`, the first one's too: ngspice's parser and
+        // its `alter` read the same value's text to doubles that may differ in the last bit, so
+        // a column's answer would otherwise depend on whether it came first (and a solve in
+        // column pieces would differ from the whole's).
+        const auto values = netlist_gen::input_values(nl, b.col(c), opt);
+        for (const auto& [element, value] : values.sources) session.alter_dc(element, value);
         const RunResult r = session.run(run);
         Eigen::VectorXd volts = r.final_values;
         engine_.read_adc(adc, volts);
-        s.x.col(c) = c == 0 ? netlist_gen::read_out(nl, volts)
-                            : netlist_gen::read_out(nl, volts, scales);
-        s.report.dac_clipped += c == 0 ? nl.summary.dac_clipped : values_dac_clipped(nl, b.col(c), opt);
+        s.x.col(c) = netlist_gen::read_out(nl, volts, values.unknown_scales);
+        s.report.dac_clipped += values_dac_clipped(nl, b.col(c), opt);
         s.report.analog_seconds += r.final_time;
         s.report.run_analog_seconds.push_back(r.final_time);
         s.report.simulator_steps += r.accepted_points;
@@ -627,9 +626,9 @@ Estimators choose_estimators(const CircuitBackend& backend) {
     // The plain circuit: its inverse is a solve with the identity, whatever --inverse-method.
     e.solve = std::make_unique<FinalState>(backend, *spice_engine);
     e.inverse = std::make_unique<IdentitySolve>(*e.solve);
-    // A column's run starts from a fresh parse or from inputs altered after another column's
-    // run alike (measured bit for bit; tests/mpi_test.cpp checks training through it), and its
-    // inverse is its solve with the identity.
+    // A column's run depends on its column alone (its inputs are altered in before it, after
+    // the parse or another column's run alike: tests/solver_test.cpp checks pieces against the
+    // whole bit for bit), and its inverse is its solve with the identity.
     e.column_pieces = true;
     return e;
   }

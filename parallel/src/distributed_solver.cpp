@@ -39,8 +39,8 @@ struct Stopped {};
 bool g_failed_together = false;
 DistributedSolver::Totals g_totals;
 
-// Columns [first, first + columns) of an inverse request as a request of their own: Kind::solve
-// with those columns of the identity.
+// Columns [first, first + columns) of a request as a request of their own: Kind::solve with
+// those columns of its right-hand side (of the identity, for an inverse).
 SolveRequest piece_of(const SolveRequest& r, const WorkPiece& piece) {
   SolveRequest p;
   p.kind = SolveRequest::Kind::solve;
@@ -49,7 +49,9 @@ SolveRequest piece_of(const SolveRequest& r, const WorkPiece& piece) {
   p.damping = r.damping;
   p.label = fmt::format("{} columns {}-{}", r.label, piece.first + 1, piece.first + piece.columns);
   const Eigen::Index n = solver::shape_of(r).n;
-  p.rhs = Eigen::MatrixXd::Identity(n, n).middleCols(piece.first, piece.columns);
+  p.rhs = r.kind == SolveRequest::Kind::solve
+              ? Eigen::MatrixXd(r.rhs.middleCols(piece.first, piece.columns))
+              : Eigen::MatrixXd(Eigen::MatrixXd::Identity(n, n).middleCols(piece.first, piece.columns));
   return p;
 }
 
@@ -108,8 +110,17 @@ Solution DistributedSolver::delegated(const solver::SolveShape& shape,
   return call();
 }
 
+// A single solve of several right-hand sides is a batch of one: its columns may be shared.
 Solution DistributedSolver::solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
                                   double damping) {
+  if (size_ > 1 && b.cols() > 1) {
+    SolveRequest r;
+    r.matrix = m;
+    r.rhs = b;
+    r.damping = damping;
+    r.label = "solve";
+    return solve_all({r}).front();
+  }
   return delegated({SolveRequest::Kind::solve, m.rows(), b.cols()},
                    [&] { return inner_->solve(m, b, damping); });
 }
@@ -119,6 +130,14 @@ Solution DistributedSolver::inverse(const Eigen::MatrixXd& m, double damping) {
 }
 Solution DistributedSolver::solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
                                               double damping) {
+  if (size_ > 1 && b.cols() > 1) {
+    SolveRequest r;
+    r.activations = a;
+    r.rhs = b;
+    r.damping = damping;
+    r.label = "solve";
+    return solve_all({r}).front();
+  }
   return delegated({SolveRequest::Kind::solve, a.rows(), b.cols()},
                    [&] { return inner_->solve_activations(a, b, damping); });
 }
@@ -207,8 +226,9 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   if (!measured) {
     for (std::size_t i = 0; i < count; ++i) costs[i] = model_cost(*inner_, shapes[i]);
   }
-  // The work items: whole requests, or column pieces of an inverse whose backend can merge them
-  // bit for bit (SolveCost::column_pieces) when it would take more than half a rank's share.
+  // The work items: whole requests, or column pieces of a solve or inverse whose backend can
+  // merge them bit for bit (SolveCost::column_pieces) when it would take more than half a rank's
+  // share.
   // An inverse of several independent covariance runs (SolveCost::segments) is always split
   // into them, one piece per run, whatever the number of ranks.
   std::vector<long> columns(count);
@@ -217,8 +237,9 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   for (std::size_t i = 0; i < count; ++i) {
     const SolveRequest& r = requests[i];
     const solver::SolveCost c = inner_->cost(shapes[i]);
-    columns[i] = static_cast<long>(shapes[i].n);
-    splittable[i] = r.kind == SolveRequest::Kind::inverse && c.column_pieces && r.start.size() == 0;
+    columns[i] = static_cast<long>(r.kind == SolveRequest::Kind::solve ? shapes[i].rhs_columns
+                                                                        : shapes[i].n);
+    splittable[i] = c.column_pieces && r.start.size() == 0;
     if (r.kind == SolveRequest::Kind::inverse) segments[i] = c.segments;
   }
   const std::vector<WorkPiece> pieces = split_large(costs, columns, splittable, size_, segments);

@@ -7,9 +7,9 @@
 //   std::vector<tkfac::solver::Solution> x = s.solve_all(requests);  // same call on every rank
 //
 // Every rank calls solve_all with the same requests (each runs the same program on the same
-// data; only the solves are split). An inverse whose backend can solve it in column pieces that
-// merge bit for bit (SolveCost::column_pieces: the noiseless spice circuit) is split when it
-// would take more than half a rank's share, so one large factor does not bound the speedup; a
+// data; only the solves are split). A solve or inverse whose backend can solve it in column
+// pieces that merge bit for bit (SolveCost::column_pieces: the noiseless spice circuit) is split
+// when it would take more than half a rank's share, so one large factor does not bound the speedup; a
 // noisy covariance inverse of several independent runs (SolveCost::segments, the options'
 // covariance_runs) is split into its runs and pooled by the backend (merge_segments).
 // The work is assigned to ranks by cost (assignment.hpp): the model cost at first, then each
@@ -25,7 +25,8 @@
 // stop after the run under way; at the exchange every rank learns the first failing rank's error
 // and throws it, named "rank R, solve '<label>' (request i of n, solver call c)", of the same
 // type (InputError, SimulationError; other types as std::runtime_error), so every rank ends.
-// The single calls (solve, inverse, ...) are not split: every rank makes them.
+// A single solve of several right-hand sides (solve, solve_activations) is a batch of one and is
+// split alike; the other single calls (inverse, ...) are not split: every rank makes them.
 #include <mpi.h>
 
 #include <map>

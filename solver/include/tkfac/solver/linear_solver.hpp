@@ -120,12 +120,11 @@ struct SolveCost {
   bool ngspice = false;   // the runs are ngspice transients (each time step a dense LU: ~n^3)
   // Every system that runs is answered by one run (a covariance inverse), not one run per column.
   bool one_run_per_system = false;
-  // An inverse's columns are runs of their own that depend on nothing but the column
-  // (noiseless, cold, final state): it may be solved in pieces, contiguous columns of the
-  // identity as Kind::solve requests, and merge_column_pieces gives the whole's Solution bit
-  // for bit. What lets DistributedSolver split one large factor. (Not for general right-hand
-  // sides: a piece's circuit is scaled for its first column, and Method 2's solves then differ
-  // from the whole's in the last bits, as measured.)
+  // A system's columns are runs of their own that depend on nothing but the column (noiseless,
+  // cold, final state): a solve (an inverse: a solve with the identity) may be solved in pieces,
+  // contiguous columns of its right-hand side as Kind::solve requests, and merge_column_pieces
+  // gives the whole's Solution bit for bit. What lets DistributedSolver split one large factor
+  // or one solve of many right-hand sides.
   bool column_pieces = false;
   // An inverse is this many independent covariance runs (ThermoOptions::covariance_runs > 1;
   // else 0): each may be asked for alone (SolveRequest::segment) and merge_segments pools them
