@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -239,29 +240,76 @@ TEST_CASE("assignment: largest first, each to the least-loaded rank") {
   CHECK(b.mean == 7.0);
 }
 
-TEST_CASE("assignment: a large splittable system in column pieces, the others whole") {
-  using tkfac::parallel::split_large;
-  // Sum 100, 2 ranks: half a share is 25; the 70 (splittable, 10 columns) goes in 3 pieces.
-  const auto p = split_large({70, 20, 10}, {10, 4, 3}, {true, true, false}, 2);
-  REQUIRE(p.size() == 5);
-  CHECK((p[0].item == 0 && p[0].first == 0 && p[0].columns == 3));
-  CHECK((p[1].item == 0 && p[1].first == 3 && p[1].columns == 3));
-  CHECK((p[2].item == 0 && p[2].first == 6 && p[2].columns == 4));
-  CHECK(p[2].cost == doctest::Approx(28.0));
-  CHECK((p[3].item == 1 && p[3].first == -1 && p[3].cost == 20.0));
-  CHECK((p[4].item == 2 && p[4].first == -1));
-  // Not splittable, or one rank: whole.
-  CHECK(split_large({70, 20, 10}, {10, 4, 3}, {false, false, false}, 2).size() == 3);
-  CHECK(split_large({70, 20, 10}, {10, 4, 3}, {true, true, true}, 1).size() == 4);  // 70 > 50
+TEST_CASE("assignment: a large splittable system in column pieces filling the ranks, the others whole") {
+  using tkfac::parallel::plan_work;
+  // Sum 100, 2 ranks, mean 50, half a share 25. Whole first: 20 -> rank 0, 10 -> rank 1. The 70
+  // (10 columns of 7) fills rank 1 (load 10) with 6 columns up to 52, rank 0 takes the other 4:
+  // loads 48 and 52, two pieces (not three).
+  const auto w = plan_work({70, 20, 10}, {10, 4, 3}, {true, true, false}, 2);
+  REQUIRE(w.pieces.size() == 4);
+  REQUIRE(w.owner.size() == 4);
+  CHECK((w.pieces[0].item == 0 && w.pieces[0].first == 0 && w.pieces[0].columns == 6));
+  CHECK(w.owner[0] == 1);
+  CHECK(w.pieces[0].cost == doctest::Approx(42.0));
+  CHECK((w.pieces[1].item == 0 && w.pieces[1].first == 6 && w.pieces[1].columns == 4));
+  CHECK(w.owner[1] == 0);
+  CHECK((w.pieces[2].item == 1 && w.pieces[2].first == -1 && w.pieces[2].cost == 20.0));
+  CHECK(w.owner[2] == 0);
+  CHECK((w.pieces[3].item == 2 && w.pieces[3].first == -1 && w.owner[3] == 1));
+  std::vector<double> c;
+  for (const auto& p : w.pieces) c.push_back(p.cost);
+  const auto b = tkfac::parallel::balance(c, w.owner, 2);
+  CHECK(b.max == doctest::Approx(52.0));
+  // Not splittable, or one rank: whole, one piece per system.
+  CHECK(plan_work({70, 20, 10}, {10, 4, 3}, {false, false, false}, 2).pieces.size() == 3);
+  CHECK(plan_work({70, 20, 10}, {10, 4, 3}, {true, true, true}, 1).pieces.size() == 3);
+  // Many ranks: every column of a 4-column system on its own rank at most, all columns placed
+  // once and in order.
+  const auto m = plan_work({40, 1}, {4, 1}, {true, false}, 8);
+  long next = 0;
+  for (const auto& p : m.pieces) {
+    if (p.item != 0) continue;
+    CHECK(p.first == next);
+    next += p.columns;
+  }
+  CHECK(next == 4);
+  // Random batches: the loads end within one column's cost of the mean, every column once.
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0.1, 10.0);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int ranks = 2 + trial % 7;
+    std::vector<double> costs = {u(rng) * 20, u(rng) * 5};
+    std::vector<long> cols = {50, 33};
+    std::vector<bool> split = {true, true};
+    for (int j = 0; j < 4; ++j) {
+      costs.push_back(u(rng));
+      cols.push_back(10);
+      split.push_back(false);
+    }
+    const auto p = plan_work(costs, cols, split, ranks);
+    std::vector<double> pc;
+    std::vector<long> placed(costs.size(), 0);
+    for (const auto& q : p.pieces) {
+      pc.push_back(q.cost);
+      placed[q.item] += q.columns;
+    }
+    CHECK(placed == cols);
+    const auto bal = tkfac::parallel::balance(pc, p.owner, ranks);
+    const double biggest_whole = *std::max_element(costs.begin() + 2, costs.end());
+    const double column = std::max(costs[0] / 50, costs[1] / 33);
+    CAPTURE(trial);
+    CHECK(bal.max <= bal.mean + std::max(column, biggest_whole) + 1e-9);
+  }
 }
 
 TEST_CASE("assignment: an inverse of several covariance runs is always one piece per run") {
-  using tkfac::parallel::split_large;
-  // Item 0 has 4 runs: 4 pieces at any rank count (even 1), a quarter of the cost each; item 1
-  // is splittable by columns as before; item 2 whole.
+  using tkfac::parallel::plan_work;
+  // Item 0 has 4 runs: 4 pieces at any rank count (even 1), a quarter of the cost each; item 2
+  // whole.
   for (int ranks : {1, 2, 8}) {
     CAPTURE(ranks);
-    const auto p = split_large({80, 20, 10}, {10, 4, 3}, {false, false, false}, ranks, {4, 0, 0});
+    const auto w = plan_work({80, 20, 10}, {10, 4, 3}, {false, false, false}, ranks, {4, 0, 0});
+    const auto& p = w.pieces;
     REQUIRE(p.size() == 6u);
     for (int k = 0; k < 4; ++k) {
       CHECK(p[k].item == 0u);
@@ -271,6 +319,7 @@ TEST_CASE("assignment: an inverse of several covariance runs is always one piece
     }
     CHECK(p[4].segment == -1);
     CHECK(p[5].item == 2u);
+    for (int o : w.owner) CHECK((o >= 0 && o < ranks));
   }
 }
 

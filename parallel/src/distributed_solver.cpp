@@ -226,11 +226,11 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
   if (!measured) {
     for (std::size_t i = 0; i < count; ++i) costs[i] = model_cost(*inner_, shapes[i]);
   }
-  // The work items: whole requests, or column pieces of a solve or inverse whose backend can
-  // merge them bit for bit (SolveCost::column_pieces) when it would take more than half a rank's
-  // share.
-  // An inverse of several independent covariance runs (SolveCost::segments) is always split
-  // into them, one piece per run, whatever the number of ranks.
+  // The work items and their ranks (plan_work): whole requests, or column pieces of a solve or
+  // inverse whose backend can merge them bit for bit (SolveCost::column_pieces) when it would
+  // take more than half a rank's share. An inverse of several independent covariance runs
+  // (SolveCost::segments) is always split into them, one piece per run, whatever the number of
+  // ranks.
   std::vector<long> columns(count);
   std::vector<bool> splittable(count);
   std::vector<long> segments(count, 0);
@@ -242,10 +242,9 @@ std::vector<Solution> DistributedSolver::solve_all(const std::vector<SolveReques
     splittable[i] = c.column_pieces && r.start.size() == 0;
     if (r.kind == SolveRequest::Kind::inverse) segments[i] = c.segments;
   }
-  const std::vector<WorkPiece> pieces = split_large(costs, columns, splittable, size_, segments);
-  std::vector<double> piece_costs;
-  for (const WorkPiece& p : pieces) piece_costs.push_back(p.cost);
-  const std::vector<int> owner = assign_by_cost(piece_costs, size_);
+  const WorkPlan plan = plan_work(costs, columns, splittable, size_, segments);
+  const std::vector<WorkPiece>& pieces = plan.pieces;
+  const std::vector<int>& owner = plan.owner;
   const solver::RunProgress::Scope scope(progress(), run.total);
 
   // Tells every other rank that this one failed (once), so that they stop early.

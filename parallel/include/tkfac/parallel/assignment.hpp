@@ -1,6 +1,7 @@
 #pragma once
 // Which rank solves which system of a batch: the KAISA assignment (kfac-pytorch), systems sorted
-// by cost, each given to the least-loaded rank. Pure functions, no MPI: every rank computes the
+// by cost, each given to the least-loaded rank, and large systems cut into column pieces that
+// fill the ranks to the mean (plan_work). Pure functions, no MPI: every rank computes the
 // same assignment from the same costs, and bench/scaling predicts larger jobs with them.
 //
 //   std::vector<double> c = {4.0, 1.0, 3.0, 2.0};
@@ -26,18 +27,26 @@ struct WorkPiece {
   double cost = 0.0;
   int segment = -1;
 };
-// Each system whole, except
+// A batch's pieces and the rank that solves each.
+struct WorkPlan {
+  std::vector<WorkPiece> pieces;  // in item order, an item's pieces in column (segment) order
+  std::vector<int> owner;         // owner[p]: the rank of pieces[p]
+};
+// How DistributedSolver shares a batch among `ranks`. Each system is one piece, except
 // - one with segments[i] > 1 (an inverse of that many independent runs): always that many
 //   pieces, one per run, the cost shared alike (the count belongs to the estimator, not to the
 //   ranks, so the result is the same for any number of ranks);
-// - a splittable one costing more than half a rank's fair share (sum / (2 ranks)): about cost /
-//   (half a share) pieces of contiguous columns (at most one per column), the cost shared by
-//   columns.
-// In item order, pieces in column (segment) order. `segments` may be empty (none).
-std::vector<WorkPiece> split_large(const std::vector<double>& costs,
-                                   const std::vector<long>& columns,
-                                   const std::vector<bool>& splittable, int ranks,
-                                   const std::vector<long>& segments = {});
+// - a splittable one (its columns are independent runs, costing alike) costing more than half a
+//   rank's fair share (sum / (2 ranks)), when ranks > 1: contiguous column pieces, cut to fill
+//   the ranks up to the mean load.
+// The whole pieces are assigned first, largest first to the least-loaded rank (assign_by_cost);
+// then each splittable system (largest first) gives the least-loaded ranks in turn as many of
+// its columns as bring them to the mean load (the most loaded of them takes what is left): at
+// most one piece per rank, so a rank parses a split circuit at most once, and the loads end
+// within about one column's cost of each other. `segments` may be empty (none). Deterministic.
+WorkPlan plan_work(const std::vector<double>& costs, const std::vector<long>& columns,
+                   const std::vector<bool>& splittable, int ranks,
+                   const std::vector<long>& segments = {});
 
 struct Balance {
   std::vector<double> load;  // per rank: the costs it owns, added

@@ -9,7 +9,8 @@
 // Every rank calls solve_all with the same requests (each runs the same program on the same
 // data; only the solves are split). A solve or inverse whose backend can solve it in column
 // pieces that merge bit for bit (SolveCost::column_pieces: the noiseless spice circuit) is split
-// when it would take more than half a rank's share, so one large factor does not bound the speedup; a
+// when it would take more than half a rank's share, in pieces that fill the ranks to the mean
+// load (plan_work), so one large factor does not bound the speedup; a
 // noisy covariance inverse of several independent runs (SolveCost::segments, the options'
 // covariance_runs) is split into its runs and pooled by the backend (merge_segments).
 // The work is assigned to ranks by cost (assignment.hpp): the model cost at first, then each
