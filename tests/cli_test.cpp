@@ -501,6 +501,18 @@ TEST_CASE("cli: error messages escape bytes that are not UTF-8 instead of echoin
   CHECK(r.output.find("\\xff") != std::string::npos);
 }
 
+TEST_CASE("cli: a command-line parse error escapes the argument it quotes") {
+  // CLI11's own message names the option and quotes the value: an escape sequence given as a
+  // value must come back escaped, with exit code 2.
+  const auto r = run_tkfac("train --steps \"$(printf '\\033[2J\\377')\"");  // /bin/sh
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--steps") != std::string::npos);
+  CHECK(r.output.find('\x1b') == std::string::npos);
+  CHECK(r.output.find('\xff') == std::string::npos);
+  CHECK(r.output.find("\\x1b[2J\\xff") != std::string::npos);
+}
+
 TEST_CASE("cli: solve warns when --sim-time is too short for the requested precision") {
   ScratchDir dir("cli-sim-time");
   const auto m = dir.write("M.csv", kGoodMatrix);

@@ -393,6 +393,7 @@ void register_relax(CLI::App& app) {
                               "noise_variance", "gain_compensation", "conductance_bits",
                               "quantizer", "mismatch", "mismatch_seed", "opamp_gbw",
                               "opamp_offset"},
+                     .except = {},
                      .help = {{"max_step", "largest simulator step, seconds (0: tau / 20)"},
                               {"sim_time", "simulated seconds (0: tau (ln(1/min eps) + ln 10))"},
                               {"noise_variance", "must be 0 (noiseless)"}}});

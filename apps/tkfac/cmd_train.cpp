@@ -745,7 +745,7 @@ void add_train_options(CLI::App* cmd, TrainArgs* a) {
   add_table_options(cmd, netlist_gen::netlist_option_table(), a->kfac.solver.netlist, "Circuit");
   // No --start: a warm start needs a start vector per system, which training has not.
   add_table_options(cmd, solver::thermo_option_table(), a->kfac.solver.thermo,
-                    "Thermodynamic solves", {.except = {"start"}});
+                    "Thermodynamic solves", {.only = {}, .except = {"start"}, .help = {}});
 
   cmd->add_option("--batch-size", a->batch_size, "examples per step")
       ->capture_default_str()

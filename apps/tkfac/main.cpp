@@ -136,8 +136,11 @@ int run(int argc, char** argv, ErrorSink& sink, const std::function<bool()>& fai
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help, or the parse error with the option's name
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // The parse error with the option's name, as CLI11 words it, but through printable_text:
+    // it quotes the user's argument, whose control characters must not reach the terminal.
+    sink.say(true, fmt::format("{}\nRun with --help for more information.", e.what()));
+    return 2;
   } catch (const tkfac::InputError& e) {
     sink.failed_together = failed_together();
     sink.say(true, fmt::format("error: {}", e.what()));
