@@ -9,8 +9,11 @@
 // 2. Measured speedup: `mpiexec -n K tkfac train` of the same run for K = 1 and 2, the training
 //    wall time its summary prints (the whole command's, with MPI start-up, data loading and
 //    evaluation, is printed beside it); speedup T1 / T2 and parallel efficiency speedup / K.
-//    The plain, -n 1 and -n 2 commands run in turn --repeats R times (default 3): this VM's speed
-//    drifts between runs, so the fastest of each (and the median) is reported.
+//    The plain, -n 1 and -n 2 commands and one process bound to core 1 (taskset) run in turn
+//    --repeats R times (default 3): this VM's speed drifts between runs, so the fastest of each
+//    (and the median) is reported. -n 1 runs on core 0 (mpiexec binds rank r to core r); the
+//    two cores' speeds are compared, since the 2-rank run waits for the slower one; and two
+//    independent one-process runs at once, one per core, give what both cores busy can do.
 //    The load balance (max / mean rank time per step): the split and assignment of the measured
 //    per-solve times (what DistributedSolver uses from its second call on), and tkfac's own
 //    closing `mpi` line from the 2-rank run.
@@ -152,7 +155,8 @@ Run run_tkfac(const std::string& command) {
       std::string word;
       for (int i = 0; i < 6 && in >> word; ++i) {
       }
-      r.train_seconds = std::atof(word.c_str());
+      // Several runs at once (the concurrent pair below): the slowest.
+      r.train_seconds = std::max(r.train_seconds, std::atof(word.c_str()));
     }
     if (l.rfind("mpi ", 0) == 0) {
       r.mpi_line = l.substr(0, l.size() - 1);
@@ -280,9 +284,16 @@ int main(int argc, char** argv) {
     std::map<int, std::vector<double>> walls, commands;  // rank count (0: plain) -> runs
     std::map<int, double> balance_measured;
     for (int rep = 0; rep < repeats; ++rep) {
-      for (int k : {1, 2, 0}) {
-        const Run r = k == 0 ? run_tkfac(fmt::format("{} {}", TKFAC_CLI, train_args))
-                             : run_tkfac(fmt::format("{} --oversubscribe {} -n {} {} {}",
+      for (int k : {1, 2, 0, -1, -2}) {
+        // k = -1: one process bound to core 1 (mpiexec binds rank r to core r; -n 1 is core 0).
+        // k = -2: two independent one-process runs at once, one bound to each core (the slower's
+        // time): what this VM's two cores give when both are busy.
+        const Run r =
+            k == 0    ? run_tkfac(fmt::format("{} {}", TKFAC_CLI, train_args))
+            : k == -1 ? run_tkfac(fmt::format("taskset -c 1 {} {}", TKFAC_CLI, train_args))
+            : k == -2 ? run_tkfac(fmt::format("sh -c 'taskset -c 0 {0} {1} & taskset -c 1 {0} {1}; wait'",
+                                              TKFAC_CLI, train_args))
+                      : run_tkfac(fmt::format("{} --oversubscribe {} -n {} {} {}",
                                                      TKFAC_MPIEXEC,
                                                      getuid() == 0 ? "--allow-run-as-root" : "",
                                                      k, TKFAC_CLI, train_args));
@@ -301,7 +312,7 @@ int main(int argc, char** argv) {
       return v[v.size() / 2];
     };
     std::map<int, double> wall, command;
-    for (int k : {0, 1, 2}) {
+    for (int k : {-2, -1, 0, 1, 2}) {
       wall[k] = fastest(walls[k]);
       command[k] = fastest(commands[k]);
     }
@@ -315,6 +326,22 @@ int main(int argc, char** argv) {
         median(walls[2]), wall[1] / wall[2], median(walls[1]) / median(walls[2]),
         wall[0] / wall[2], wall[1] / wall[2] / 2, command[0], command[1], command[2],
         command[1] / command[2]);
+    // This VM's two cores need not be equally fast (another guest may share one): the 2-rank
+    // run's equal shares wait for the slower core, so its best is T_slow / 2.
+    const double slow = std::max(wall[1], wall[-1]), fast = std::min(wall[1], wall[-1]);
+    std::printf(
+        "  one process on core 0 (mpiexec -n 1) %.2f s, on core 1 (taskset -c 1) %.2f s: the "
+        "faster core is %.2fx the slower; -n 2 against the slower core %.2f (ideal 2), against "
+        "the faster %.2f (ideal with equal shares 2 x fast / slow = %.2f)\n",
+        wall[1], wall[-1], slow / fast, slow / wall[2], fast / wall[2], 2 * fast / slow);
+    // Two independent runs at once take T_pair each (the slower); the 2-rank run's halves run
+    // at the same time on the same cores, so T_pair / 2 is the best it can do here.
+    std::printf(
+        "  two one-process runs at once, one per core: %.2f s (the slower; median %.2f): both "
+        "cores busy run at %.2fx the speed of one; -n 2 reaches %.2f of its best here (T_pair / "
+        "2 = %.2f s); the speedup this VM allows against -n 1: %.2f\n",
+        wall[-2], median(walls[-2]), wall[1] / wall[-2], wall[-2] / 2 / wall[2], wall[-2] / 2,
+        2 * wall[1] / wall[-2]);
     long bytes = 0;
     for (long n : Recording::sizes) bytes += 8 * n * n;
     for (int k : {1, 2}) {
