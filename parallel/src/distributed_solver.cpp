@@ -72,6 +72,16 @@ std::string piece_name(const WorkPiece& piece) {
   return "";
 }
 
+// A single solve's right-hand sides as a request of their own (the caller adds M), so that
+// solve_all may share its columns.
+SolveRequest columns_request(const Eigen::MatrixXd& b, double damping) {
+  SolveRequest r;
+  r.rhs = b;
+  r.damping = damping;
+  r.label = "solve";
+  return r;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -114,11 +124,8 @@ Solution DistributedSolver::delegated(const solver::SolveShape& shape,
 Solution DistributedSolver::solve(const Eigen::MatrixXd& m, const Eigen::MatrixXd& b,
                                   double damping) {
   if (size_ > 1 && b.cols() > 1) {
-    SolveRequest r;
+    SolveRequest r = columns_request(b, damping);
     r.matrix = m;
-    r.rhs = b;
-    r.damping = damping;
-    r.label = "solve";
     return solve_all({r}).front();
   }
   return delegated({SolveRequest::Kind::solve, m.rows(), b.cols()},
@@ -131,11 +138,8 @@ Solution DistributedSolver::inverse(const Eigen::MatrixXd& m, double damping) {
 Solution DistributedSolver::solve_activations(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b,
                                               double damping) {
   if (size_ > 1 && b.cols() > 1) {
-    SolveRequest r;
+    SolveRequest r = columns_request(b, damping);
     r.activations = a;
-    r.rhs = b;
-    r.damping = damping;
-    r.label = "solve";
     return solve_all({r}).front();
   }
   return delegated({SolveRequest::Kind::solve, a.rows(), b.cols()},
