@@ -391,6 +391,13 @@ TEST_CASE("cli: an output that is one of the command's inputs is refused, the in
   CHECK(r.output.find("--mean-out") != std::string::npos);
   CHECK(r.output.find("another output") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.file("x.csv")));
+  // robustness's table and figure: one path for both is refused before any training.
+  const auto rb = run_tkfac(fmt::format("robustness --steps 1 --seeds 1 --csv {0} --plot {0}",
+                                        dir.file("r.png")));
+  INFO(rb.output);
+  CHECK(rb.exit_code == 2);
+  CHECK(rb.output.find("another output") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("r.png")));
 }
 
 TEST_CASE("cli: a symlink, FIFO, device node or directory is never replaced by an output") {

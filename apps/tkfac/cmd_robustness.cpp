@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "file_options.hpp"
 #include "plot.hpp"
 #include "progress.hpp"
 #include "tkfac/core/error.hpp"
@@ -336,8 +337,10 @@ void register_robustness(CLI::App& app) {
   cmd->add_option("--gbw", a->gbw,
                   "op-amp gain-bandwidth products to sweep, Hz (0: ideal; integrator encoding)")
       ->capture_default_str();
-  cmd->add_option("--csv", a->csv, "table to write (CSV; empty: none)")->capture_default_str();
-  cmd->add_option("--plot", a->plot, "figure to write (.png or .svg; empty: none)")
+  output_file(cmd->add_option("--csv", a->csv, "table to write (CSV; empty: none)"))
+      ->capture_default_str();
+  output_file(cmd->add_option("--plot", a->plot, "figure to write (.png or .svg; empty: none)"),
+              OutputNames::plot)
       ->capture_default_str();
   cmd->callback([a] { run_robustness(*a); });
 }
